@@ -1,0 +1,3 @@
+from mlops_levels.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""Where the template lives, and the tagged git copy of it that Copier reads.
+
+Copier can only update a project from a git repository with version tags,
+and it records that repository's location in the project's answers file. So
+the CLI keeps the template it carries (in the wheel, or in this checkout) as a
+git repository in a cache folder, one tag per template version, and records
+the folder as `~/...`: Copier expands the `~`, so a project generated on one
+machine upgrades on another that has the same CLI version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from mlops_levels import __version__
+from mlops_levels.errors import FAILED, CLIError
+
+# What a template is made of; everything else in the checkout is the CLI's.
+PAYLOAD = ("copier.yml", "template", "levels", "hooks")
+DEFAULT_HOME = "~/.cache/mlops-levels"
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """A template repository as Copier should record it, and the tag to use."""
+
+    url: str  # as written into answers files: may start with "~"
+    ref: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.url).expanduser()
+
+
+@cache
+def template_root() -> Path:
+    """The folder holding copier.yml: packaged in the wheel, or this checkout."""
+    package_dir = Path(__file__).parent
+    for root in (package_dir / "_template", package_dir.parents[1]):
+        if (root / "copier.yml").is_file():
+            return root
+    raise CLIError("mlops-levels is installed without its template; reinstall it.", FAILED)
+
+
+def cache_url() -> str:
+    """The cache repository's location, `~`-relative unless MLOPS_LEVELS_HOME is set."""
+    home = os.environ.get("MLOPS_LEVELS_HOME", DEFAULT_HOME)
+    return f"{home.rstrip('/')}/template"
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        raise CLIError(
+            f"git {' '.join(args)} failed in the template cache {repo}:\n"
+            f"{result.stderr.strip()}\nDelete that folder to rebuild it.",
+            FAILED,
+        )
+    return result.stdout.strip()
+
+
+def _tag_tree(repo: Path, tag: str) -> str | None:
+    result = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{tag}^{{tree}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() or None
+
+
+def prepare() -> TemplateSource:
+    """Bring the cache repository up to this CLI's template and return its tag.
+
+    The release tag is `v<version>`. A checkout whose template differs from
+    what that tag holds (work in progress) gets `v<version>+<tree>` instead,
+    so a tag never changes under a project that recorded it.
+    """
+    url = cache_url()
+    repo = Path(url).expanduser()
+    if not (repo / ".git").is_dir():
+        repo.mkdir(parents=True, exist_ok=True)
+        _git(repo, "init", "--quiet", "--initial-branch=main")
+    for name in PAYLOAD:
+        target = repo / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        source = template_root() / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    _git(repo, "add", "--all")
+    identity = ("-c", "user.name=mlops-levels", "-c", "user.email=mlops-levels@localhost")
+    if _git(repo, "status", "--porcelain"):
+        _git(repo, *identity, "commit", "--quiet", "-m", f"mlops-levels {__version__}")
+    tree = _git(repo, "rev-parse", "HEAD^{tree}")
+    tag = f"v{__version__}"
+    if _tag_tree(repo, tag) not in (None, tree):
+        tag = f"{tag}+{tree[:12]}"
+    if _tag_tree(repo, tag) is None:
+        _git(repo, *identity, "tag", "--annotate", "-m", f"mlops-levels {tag}", tag)
+    return TemplateSource(url=url, ref=tag)

@@ -1,0 +1,39 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the CLI's template cache out of the user's home."""
+    saved = dict(os.environ)
+    os.environ["MLOPS_LEVELS_HOME"] = str(tmp_path_factory.mktemp("mlops-levels-home"))
+    # Generated projects get their own virtual environments, never this one.
+    os.environ.pop("VIRTUAL_ENV", None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def render(copie_session):
+    """Render the template once per set of answers for the whole session."""
+    cache: dict[tuple, Path] = {}
+
+    def _render(level: int, **answers: str) -> Path:
+        key = (level, *sorted(answers.items()))
+        if key not in cache:
+            result = copie_session.copy(
+                extra_answers={"project_name": "Churn Model", "level": level, **answers}
+            )
+            assert result.exception is None, result.exception
+            cache[key] = result.project_dir
+        return cache[key]
+
+    return _render

@@ -1,0 +1,47 @@
+"""Helpers for tests: the level matrix from levels/, and running things in projects."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from mlops_levels.ladder import load_ladder
+
+REPO = Path(__file__).resolve().parents[1]
+LADDER = load_ladder()
+LEVELS = [level["level"] for level in LADDER]
+
+
+def git(project: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(project), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def commit_all(project: Path, message: str = "Start") -> None:
+    """Make a rendered project a git repository with one commit, as hooks/ does."""
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "add", "--all")
+    git(
+        project,
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@example.org",
+        "commit",
+        "--quiet",
+        "-m",
+        message,
+    )
+
+
+def run(project: Path, *command: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a command in a generated project and fail with its output if it fails."""
+    result = subprocess.run(
+        command, cwd=project, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(command)} exited {result.returncode}\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+    return result
