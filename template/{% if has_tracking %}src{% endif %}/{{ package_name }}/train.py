@@ -1,0 +1,126 @@
+"""Train the model, evaluate it on held-out rows, and track the run in MLflow."""
+
+import logging
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from .config import Params
+from .data import Split, load_dataset, split_dataset
+from .evaluate import evaluate
+from .features import build_preprocessor
+from .tracking import git_tags, log_dataset, start_tracking, tracking_uri
+
+# MLflow saves scikit-learn models with skops, which loads only types it trusts.
+# It trusts scikit-learn's estimators; the default pipeline also stores a
+# numpy.dtype (in SimpleImputer). A replacement model may need more types:
+# list them with skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+# check each one, and add it here (see README, "Replace the model").
+SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
+
+# What the logged model needs to load and predict, pinned to the versions it
+# was trained with. Declaring the list spares MLflow from inferring it on every
+# run, which is slow.
+MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced and where MLflow keeps it."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+    model_uri: str
+    data_md5: str
+    metrics: dict[str, float]
+    model: Pipeline
+    split: Split
+
+
+def build_model(features: pd.DataFrame, hyperparameters: dict[str, Any]) -> Pipeline:
+    """The default model: the preprocessing, then a logistic regression."""
+    return Pipeline(
+        [
+            ("preprocess", build_preprocessor(features)),
+            ("classifier", LogisticRegression(**hyperparameters)),
+        ]
+    )
+
+
+def pinned_requirements() -> list[str]:
+    """MODEL_REQUIREMENTS pinned to the installed versions."""
+    return [f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS]
+
+
+def model_signature(features: pd.DataFrame, predictions: np.ndarray) -> ModelSignature:
+    """The columns the model takes and the labels it returns; MLflow enforces both."""
+    inputs = infer_signature(features).inputs
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values. That
+        # matters for inputs; predicted class labels are never missing.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains int")
+        outputs = infer_signature(model_output=predictions).outputs
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def is_not_pip_notice(record: logging.LogRecord) -> bool:
+    """False for MLflow's notice that it cannot pin pip in the model's conda.yaml.
+
+    uv environments have no pip, so MLflow says so on every run; the pinned
+    requirements are what installs the model, so the notice is noise here.
+    """
+    return "installed pip version" not in record.getMessage()
+
+
+def log_model(model: Pipeline, features: pd.DataFrame) -> str:
+    """Log the model with its signature and an input example; return its URI."""
+    environment_logger = logging.getLogger("mlflow.utils.environment")
+    environment_logger.addFilter(is_not_pip_notice)
+    try:
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=model_signature(features, model.predict(features)),
+            input_example=features.head(5),
+            pip_requirements=pinned_requirements(),
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
+    finally:
+        environment_logger.removeFilter(is_not_pip_notice)
+    return info.model_uri
+
+
+def train(params: Params) -> TrainResult:
+    """Train on params' data, score on a held-out split, log everything to MLflow."""
+    dataset = load_dataset(params.data_file, params.data.target)
+    split = split_dataset(dataset, params.split.test_size, params.split.seed)
+    experiment_id = start_tracking(params.root, params.tracking.experiment)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_params(params.flat())
+        mlflow.set_tags(git_tags(params.root))
+        log_dataset(dataset, params.data.path)
+        model = build_model(split.X_train, params.model)
+        model.fit(split.X_train, split.y_train)
+        metrics = evaluate(model, split.X_test, split.y_test)
+        mlflow.log_metrics(metrics)
+        model_uri = log_model(model, split.X_train)
+    return TrainResult(
+        run_id=run.info.run_id,
+        experiment_id=experiment_id,
+        tracking_uri=tracking_uri(params.root),
+        model_uri=model_uri,
+        data_md5=dataset.md5,
+        metrics=metrics,
+        model=model,
+        split=split,
+    )
