@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import commit_all, run
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,3 +40,27 @@ def render(copie_session):
         return cache[key]
 
     return _render
+
+
+@pytest.fixture(scope="session")
+def installed(render, tmp_path_factory):
+    """A committed, `uv sync`ed copy of a render, made once per set of answers.
+
+    Every project installs from the one shared uv cache. Bytecode is compiled
+    at install because this machine's PYTHONDONTWRITEBYTECODE would otherwise
+    make every Python process recompile MLflow and scikit-learn.
+    """
+    projects: dict[tuple, Path] = {}
+
+    def _installed(level: int, **answers: str) -> Path:
+        key = (level, *sorted(answers.items()))
+        if key not in projects:
+            name = "-".join([f"level-{level}", *answers.values()])
+            project = tmp_path_factory.mktemp(name) / "churn-model"
+            shutil.copytree(render(level, **answers), project)
+            commit_all(project)
+            run(project, "uv", "sync", "--compile-bytecode", "--quiet")
+            projects[key] = project
+        return projects[key]
+
+    return _installed

@@ -56,16 +56,61 @@ ADDED_FILES: dict[int, set[str]] = {
             )
         ),
     },
-    2: set(),
-    3: set(),
-    4: set(),
+    2: {
+        ".github/workflows/ci.yml",  # the default CI provider, GitHub Actions
+        ".pre-commit-config.yaml",
+        "dvc.yaml",
+        *(f"src/{PACKAGE}/{module}.py" for module in ("pipeline", "sample", "schema")),
+        *(
+            f"tests/{module}.py"
+            for module in (
+                "conftest",
+                "test_data",
+                "test_features",
+                "test_pipeline",
+                "test_sample",
+                "test_schema",
+                "test_train",
+            )
+        ),
+    },
+    3: {
+        ".github/workflows/cd.yml",  # CD for the default CI provider
+        ".dockerignore",
+        "Dockerfile",
+        *(f"src/{PACKAGE}/{module}.py" for module in ("registry", "serve", "service")),
+        *(f"tests/{module}.py" for module in ("test_registry", "test_service")),
+    },
 }
+
+# The CI files of each provider; level 2 and above have those of the chosen one.
+CI_FILES = {
+    "github": {".github/workflows/ci.yml"},
+    "gitlab": {".gitlab-ci.yml"},
+    "none": set(),
+}
+CI_LEVELS = [level for level in LEVELS if level >= 2]
+# GitHub's CD workflow, from level 3 on; GitLab's CD jobs are in .gitlab-ci.yml.
+CD_FILES = {"github": {".github/workflows/cd.yml"}, "gitlab": set(), "none": set()}
+CD_LEVELS = [level for level in LEVELS if level >= 3]
+
+# Renders whose every file is checked: each level with the default answers, and
+# level 2 with each other CI provider.
+VARIANTS = [(level, {}) for level in LEVELS] + [
+    (level, {"ci_provider": provider}) for level in (2, 3) for provider in ("gitlab", "none")
+]
+VARIANT_IDS = ["-".join([str(level), *answers.values()]) for level, answers in VARIANTS]
 
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 
 
-def expected_files(level: int) -> set[str]:
-    return set().union(*(ADDED_FILES[n] for n in range(level + 1)))
+def expected_files(level: int, ci_provider: str = "github") -> set[str]:
+    files = set().union(*(ADDED_FILES[n] for n in range(level + 1)))
+    if level in CI_LEVELS:
+        files = files - CI_FILES["github"] | CI_FILES[ci_provider]
+    if level in CD_LEVELS:
+        files = files - CD_FILES["github"] | CD_FILES[ci_provider]
+    return files
 
 
 def project_files(project: Path) -> list[Path]:
@@ -85,9 +130,28 @@ def test_render_has_exactly_the_files_of_its_level(render, level):
     assert files == expected_files(level)
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_render_leaves_no_template_syntax(render, level):
-    project = render(level)
+@pytest.mark.parametrize("ci_provider", ["gitlab", "none"])
+@pytest.mark.parametrize("level", CI_LEVELS)
+def test_ci_provider_decides_the_ci_files(render, level, ci_provider):
+    project = render(level, ci_provider=ci_provider)
+
+    files = {str(path.relative_to(project)) for path in project_files(project)}
+
+    assert files == expected_files(level, ci_provider)
+
+
+@pytest.mark.parametrize("level", [level for level in LEVELS if level not in CI_LEVELS])
+def test_ci_provider_adds_nothing_below_level_2(render, level):
+    project = render(level, ci_provider="gitlab")
+
+    files = {str(path.relative_to(project)) for path in project_files(project)}
+
+    assert files == expected_files(level)
+
+
+@pytest.mark.parametrize(("level", "answers"), VARIANTS, ids=VARIANT_IDS)
+def test_render_leaves_no_template_syntax(render, level, answers):
+    project = render(level, **answers)
 
     leftovers = [
         str(path.relative_to(project))
@@ -98,9 +162,9 @@ def test_render_leaves_no_template_syntax(render, level):
     assert leftovers == []
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_render_has_only_well_formed_toml_yaml_json_and_python(render, level):
-    project = render(level)
+@pytest.mark.parametrize(("level", "answers"), VARIANTS, ids=VARIANT_IDS)
+def test_render_has_only_well_formed_toml_yaml_json_and_python(render, level, answers):
+    project = render(level, **answers)
 
     for path in project_files(project):
         text = path.read_text(encoding="utf-8")
@@ -114,9 +178,9 @@ def test_render_has_only_well_formed_toml_yaml_json_and_python(render, level):
             ast.parse(text, filename=str(path))
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_render_passes_ruff_lint_and_format(render, level):
-    project = render(level)
+@pytest.mark.parametrize(("level", "answers"), VARIANTS, ids=VARIANT_IDS)
+def test_render_passes_ruff_lint_and_format(render, level, answers):
+    project = render(level, **answers)
 
     for command in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
         result = subprocess.run(
@@ -141,7 +205,23 @@ def test_maturity_md_is_rendered_from_the_levels_data(render, level):
     if level + 1 < len(LADDER):
         for criterion in LADDER[level + 1]["criteria"]:
             assert f"- [ ] {criterion['sentence']} (`{criterion['id']}`)" in maturity
-        assert f"copier update --defaults --vcs-ref :current: --data level={level + 1}" in maturity
+        upgrade = f"copier update --defaults --vcs-ref :current: --data level={level + 1}"
+        if level + 1 in LEVELS:
+            assert upgrade in maturity
+        else:
+            assert upgrade not in maturity
+            assert f"does not generate level {level + 1} yet" in maturity
+
+
+def test_maturity_md_leaves_ci_open_for_a_project_without_ci(render):
+    maturity = (render(2, ci_provider="none") / "MATURITY.md").read_text()
+
+    [ci] = [c for c in LADDER[2]["criteria"] if c["id"] == "L2-ci"]
+    assert f"- [ ] {ci['sentence']} (`L2-ci`)" in maturity
+    assert "copier update --defaults --vcs-ref :current: --data ci_provider=github" in maturity
+    for criterion in LADDER[2]["criteria"]:
+        if criterion is not ci:
+            assert f"- [x] {criterion['sentence']}" in maturity
 
 
 @pytest.mark.parametrize("license", ["MIT", "Apache-2.0", "BSD-3-Clause"])
@@ -183,3 +263,10 @@ def test_answers_file_records_the_questions_and_no_computed_value(render):
         "license",
         "level",
     }
+
+
+def test_answers_file_records_the_ci_provider_from_level_2_on(render):
+    answers = yaml.safe_load((render(2, ci_provider="gitlab") / ".copier-answers.yml").read_text())
+
+    assert answers["ci_provider"] == "gitlab"
+    assert not {"has_pipeline", "has_github_ci", "has_gitlab_ci"} & set(answers)

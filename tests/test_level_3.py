@@ -1,0 +1,279 @@
+"""Tier 2 for level 3 (Delivered): the registry and its gate, the serving API, the
+container's command, CD, and the generated tests.
+
+One installed project (GitHub Actions, the default) runs the pipeline twice, the
+second time with a worse model setting, then serves its champion with the
+Dockerfile's command on a free loopback port. There is no Docker engine here, so
+the Dockerfile is linted and its CMD runs in the project's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import run
+
+pytestmark = pytest.mark.slow
+
+TOOLS = Path(sys.executable).parent  # hadolint, actionlint, zizmor, check-jsonschema, st
+PACKAGE = "churn_model"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The promotion decisions of the first pipeline run and of the worse one."""
+
+    first: dict
+    worse: dict
+    worse_output: str
+    version_tags: dict
+
+
+@dataclass(frozen=True)
+class Service:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+def timed(project: Path, *command: str) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.monotonic()
+    result = run(project, *command)
+    return result, time.monotonic() - start
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def request(url: str, body: object | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"content-type": "application/json"}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def project(installed) -> Path:
+    return installed(3)
+
+
+@pytest.fixture(scope="module")
+def gate(project) -> Gate:
+    decision = project / "reports" / "registry" / "promotion.json"
+    first, seconds = timed(project, "uv", "run", "--no-sync", "dvc", "repro")
+    print(f"\ndvc repro, level 3: first run {seconds:.1f} s")
+    assert "Running stage 'promote'" in first.stdout
+    first_decision = json.loads(decision.read_text())
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("  C: 1.0\n", "  C: 0.001\n"))
+    worse, seconds = timed(project, "uv", "run", "--no-sync", "dvc", "repro")
+    print(f"dvc repro, worse setting: {seconds:.1f} s")
+    worse_decision = json.loads(decision.read_text())
+    tags = run(
+        project,
+        *(".venv/bin/python", "-c"),
+        "import json, mlflow; c = mlflow.MlflowClient('sqlite:///mlflow.db'); "
+        f"v = c.get_model_version('churn-model', '{worse_decision['challenger_version']}'); "
+        "r = c.get_run(v.run_id); print(json.dumps([v.tags, r.data.tags]))",
+    )
+    return Gate(first_decision, worse_decision, worse.stdout, json.loads(tags.stdout))
+
+
+@pytest.fixture(scope="module")
+def service(project, gate, tmp_path_factory) -> Service:
+    """The Dockerfile's CMD, run in the project's environment on a loopback port."""
+    [cmd] = [
+        line
+        for line in (project / "Dockerfile").read_text().splitlines()
+        if line.startswith("CMD ")
+    ]
+    command = json.loads(cmd.removeprefix("CMD "))
+    assert command[0] == "python"
+    port = free_port()
+    log = tmp_path_factory.mktemp("service") / "service.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(project / ".venv" / "bin" / "python"), *command[1:]],
+            cwd=project,
+            env={**_environment(), "SERVING_HOST": "127.0.0.1", "SERVING_PORT": str(port)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            if request(f"{url}/ready")[0] == 200:
+                break
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"the service never got ready:\n{log.read_text()}")
+    yield Service(url, process, log)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"the service did not stop on SIGTERM:\n{log.read_text()}")
+    # uvicorn shuts down gracefully, then re-raises the signal it was stopped by.
+    assert process.returncode in (0, -signal.SIGTERM), log.read_text()
+    assert "Finished server process" in log.read_text()
+
+
+def _environment() -> dict[str, str]:
+    import os
+
+    return {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+
+
+@pytest.fixture(scope="module")
+def rows(project, gate) -> list[dict]:
+    test = pd.read_csv(project / "data" / "processed" / "test.csv")
+    return test.drop(columns="target").head(5).to_dict(orient="records")
+
+
+# --- The registry and its gate ---------------------------------------------------
+
+
+def test_the_first_model_becomes_champion(gate):
+    assert gate.first["promoted"] is True
+    assert gate.first["champion_version"] is None
+    assert "first model" in gate.first["reason"]
+
+
+def test_a_worse_model_leaves_the_champion_and_the_decision_is_logged(gate):
+    worse = gate.worse
+    version_tags, run_tags = gate.version_tags
+
+    assert worse["promoted"] is False
+    assert worse["champion_version"] == gate.first["challenger_version"]
+    assert worse["challenger_score"] <= worse["champion_score"] + worse["margin"]
+    assert f"v{worse['champion_version']} stays champion" in gate.worse_output
+    for tags in (version_tags, run_tags):
+        assert tags["gate.decision"] == "kept champion"
+        assert tags["gate.reason"] == worse["reason"]
+        assert float(tags["gate.challenger_score"]) == worse["challenger_score"]
+        assert float(tags["gate.champion_score"]) == worse["champion_score"]
+
+
+# --- The service -------------------------------------------------------------------
+
+
+def test_predict_answers_from_the_champions_version(service, gate, rows):
+    status, answer = request(f"{service.url}/predict", {"rows": rows})
+
+    assert status == 200
+    assert answer["model_version"] == gate.first["challenger_version"]
+    assert len(answer["predictions"]) == len(rows)
+    assert request(f"{service.url}/model")[1]["version"] == answer["model_version"]
+
+
+def test_bad_input_gets_a_4xx_naming_the_field(service, rows):
+    missing = {key: value for key, value in rows[0].items() if key != "mean radius"}
+    text = rows[0] | {"mean texture": "abc"}
+
+    for row, field in ((missing, "mean radius"), (text, "mean texture")):
+        status, answer = request(f"{service.url}/predict", {"rows": [row]})
+        assert status == 422
+        assert answer["detail"][0]["loc"][-1] == field
+    status, answer = request(f"{service.url}/predict", {"rows": rows * 201})  # > 1000
+    assert status == 422
+    assert answer["detail"][0]["type"] == "too_long"
+
+
+def test_metrics_are_in_prometheus_format(service):
+    with urllib.request.urlopen(f"{service.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+
+    assert "# TYPE http_requests_total counter" in text
+    assert 'model_info{alias="champion",name="churn-model"' in text
+
+
+def test_schemathesis_finds_no_server_error(service):
+    result = subprocess.run(
+        [
+            str(TOOLS / "schemathesis"),
+            "run",
+            f"{service.url}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "60",
+            "--request-timeout",
+            "10",
+            "--generation-deterministic",
+        ],
+        cwd=service.log.parent,  # its report folder goes there, not into this repo
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "500" not in service.log.read_text()
+
+
+# --- The container, CD and the generated tests -------------------------------------------
+
+
+def test_dockerfile_passes_hadolint(render):
+    result = run(render(3), str(TOOLS / "hadolint"), "--failure-threshold", "error", "Dockerfile")
+
+    assert "DL3" not in result.stdout.replace("DL3066", "")  # only the info about user ids
+
+
+def test_cd_workflow_passes_actionlint_and_zizmor(render):
+    workflow = render(3) / ".github" / "workflows" / "cd.yml"
+
+    run(workflow.parent, str(TOOLS / "actionlint"), workflow.name)
+    audit = run(
+        workflow.parent, str(TOOLS / "zizmor"), "--offline", "--min-severity=medium", workflow.name
+    )
+    assert "No findings" in audit.stdout + audit.stderr
+
+
+def test_gitlab_cd_validates_and_deploys_by_hand(render):
+    project = render(3, ci_provider="gitlab")
+
+    run(
+        project,
+        str(TOOLS / "check-jsonschema"),
+        "--builtin-schema",
+        "vendor.gitlab-ci",
+        ".gitlab-ci.yml",
+    )
+    text = (project / ".gitlab-ci.yml").read_text()
+    assert "name: production" in text
+    assert "when: manual" in text
+
+
+def test_generated_test_suite_passes_quickly(project, gate):
+    result, seconds = timed(project, "uv", "run", "--no-sync", "pytest", "-q")
+
+    print(f"\ngenerated test suite, level 3: {seconds:.1f} s\n{result.stdout.splitlines()[-1]}")
+    assert " passed" in result.stdout
+    assert "skipped" not in result.stdout
+    assert seconds < 30
