@@ -3,6 +3,8 @@
 `copier update` needs a clean git repository, so a project is ready to be
 upgraded only once this has run. The CLI calls `main`; after a plain
 `copier copy`, `git init && git add -A && git commit -m "Start"` does the same.
+`mlops-levels upgrade` calls `commit` after each step, as `git add -A && git
+commit -m "Upgrade to level N (Name)"` would after a plain `copier update`.
 """
 
 from __future__ import annotations
@@ -35,8 +37,17 @@ def _identity(project: Path) -> list[str]:
     ]
 
 
+def commit(project: Path, message: str) -> None:
+    """Commit everything in the project's folder, as the template wrote it.
+
+    `--no-verify`: pre-commit hooks (level 2 adds them) must not reformat or refuse
+    what the template wrote; the commit records exactly that.
+    """
+    _git(project, "add", "--all", "--", ".")
+    _git(project, *_identity(project), "commit", "--quiet", "--no-verify", "-m", message)
+
+
 def main(project: Path, message: str) -> None:
     if not (project / ".git").exists():
         _git(project, "init", "--quiet", "--initial-branch=main")
-    _git(project, "add", "--all")
-    _git(project, *_identity(project), "commit", "--quiet", "--no-verify", "-m", message)
+    commit(project, message)

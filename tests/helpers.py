@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from mlops_levels.ladder import load_ladder
+from mlops_levels.ladder import is_generated, load_ladder
 
 REPO = Path(__file__).resolve().parents[1]
 LADDER = load_ladder()
-LEVELS = [level["level"] for level in LADDER]
+# The levels the template generates; LADDER may describe one more, still to come.
+LEVELS = [level["level"] for level in LADDER if is_generated(level)]
 
 
 def git(project: Path, *args: str) -> str:

@@ -20,7 +20,7 @@ COPIER = [sys.executable, "-m", "copier"]
         ({"project_name": " "}, "The project name must not be empty."),
         ({"project_name": "x" * 65}, "keep it to 64 or fewer"),
         ({"project_name": "2024 !!!"}, "needs at least one ASCII letter"),
-        ({"project_name": "two\nlines"}, "The project name must be a single line."),
+        ({"project_name": "two\nlines"}, "The project name must be one line of text"),
         ({"package_name": "Churn-Model"}, "is not a valid package name"),
         ({"package_name": "lambda"}, '"lambda" is a Python keyword'),
         ({"package_name": "json"}, "would shadow the standard-library module"),
@@ -28,7 +28,7 @@ COPIER = [sys.executable, "-m", "copier"]
         ({"author_email": "ml-team"}, '"ml-team" is not an email address'),
         ({"author_email": "a@b"}, '"a@b" is not an email address'),
         ({"author_name": ""}, "The author name must not be empty."),
-        ({"description": "one\ntwo"}, "The description must be a single line."),
+        ({"description": "one\ntwo"}, "The description must be one line of text"),
     ],
     ids=lambda value: value if isinstance(value, str) else next(iter(value)),
 )

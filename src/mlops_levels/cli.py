@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mlops_levels import __version__
-from mlops_levels.commands import levels, new
+from mlops_levels.commands import assess, diff, levels, new, upgrade
 from mlops_levels.errors import CLIError
 
-COMMANDS = (new, levels)
+COMMANDS = (new, upgrade, levels, diff, assess)
 
 EPILOG = """\
 exit codes:
-  0  success
+  0  success (`diff` whether or not the levels differ; `assess` whatever level it finds)
   2  bad usage: an unknown flag, a bad answer or an unknown level
-  3  refused: the destination's state forbids it (for example a non-empty folder)
+  3  refused: the destination's state forbids it (for example a non-empty folder,
+     or a `diff --project` folder with no .copier-answers.yml); for `upgrade`: a dirty
+     tree, no git repository, a missing or corrupt answers file, a downgrade, the top
+     level, or a template source that cannot be found
   4  failed: a step failed part-way (Copier, git or a hook); the message says what
+     (`upgrade` undoes the unfinished step)
+  5  conflicts: `upgrade` stopped at a step whose changes conflict with yours; it
+     lists the files and what to do next (`--dry-run`: the upgrade would conflict)
 """
 
 
@@ -44,3 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlops-levels: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (head, a pager) stopped early: not an error. Silence the final flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

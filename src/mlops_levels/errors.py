@@ -7,6 +7,7 @@ OK = 0
 USAGE = 2  # a bad flag, answer or level
 REFUSED = 3  # the request is valid but the destination's state forbids it
 FAILED = 4  # a step failed part-way (Copier, git, a hook)
+CONFLICT = 5  # `upgrade` stopped at a step whose changes conflict with the user's
 
 
 class CLIError(Exception):

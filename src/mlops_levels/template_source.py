@@ -10,6 +10,7 @@ machine upgrades on another that has the same CLI version.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -23,6 +24,8 @@ from mlops_levels.errors import FAILED, CLIError
 # What a template is made of; everything else in the checkout is the CLI's.
 PAYLOAD = ("copier.yml", "template", "levels", "hooks")
 DEFAULT_HOME = "~/.cache/mlops-levels"
+# In the cache repository's .git: the payload digest, tag and tree the last prepare() left.
+STAMP = "mlops-levels-payload"
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,14 @@ def prepare() -> TemplateSource:
     """
     url = cache_url()
     repo = Path(url).expanduser()
+    digest = _payload_digest()
+    stamp = repo / ".git" / STAMP
+    # Fast path, taken on every call but the first of a template version: the cache
+    # already holds this payload under a tag. Copying it and asking git again cost a
+    # copy of the template and five git processes on every `new` and `upgrade`.
+    recorded = stamp.read_text(encoding="utf-8").split() if stamp.is_file() else []
+    if len(recorded) == 3 and recorded[0] == digest and _tag_tree(repo, recorded[1]) == recorded[2]:
+        return TemplateSource(url=url, ref=recorded[1])
     if not (repo / ".git").is_dir():
         repo.mkdir(parents=True, exist_ok=True)
         _git(repo, "init", "--quiet", "--initial-branch=main")
@@ -109,4 +120,22 @@ def prepare() -> TemplateSource:
         tag = f"{tag}+{tree[:12]}"
     if _tag_tree(repo, tag) is None:
         _git(repo, *identity, "tag", "--annotate", "-m", f"mlops-levels {tag}", tag)
+    stamp.write_text(f"{digest} {tag} {tree}\n", encoding="utf-8")
     return TemplateSource(url=url, ref=tag)
+
+
+def _payload_digest() -> str:
+    """A hash of the template files that prepare() copies: their paths, modes and bytes."""
+    root = template_root()
+    files = []
+    for name in PAYLOAD:
+        path = root / name
+        found = path.rglob("*") if path.is_dir() else [path]
+        files += [file for file in found if file.is_file() and "__pycache__" not in file.parts]
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        data = file.read_bytes()
+        header = f"{file.relative_to(root).as_posix()}\0{file.stat().st_mode:o}\0{len(data)}\0"
+        digest.update(header.encode())
+        digest.update(data)
+    return digest.hexdigest()

@@ -9,11 +9,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mlops_levels.answers import generated_level, parse_data
 from mlops_levels.errors import REFUSED, USAGE, CLIError
-from mlops_levels.ladder import describe, load_ladder
-from mlops_levels.template_source import prepare, template_root
+from mlops_levels.ladder import describe, is_generated, load_ladder
+from mlops_levels.template_source import prepare
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,14 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     dest: Path = args.dest
     _check_destination(dest, force=args.force)
-    data = _parse_data(args.data)
+    data = parse_data(args.data)
     ladder = load_ladder()
     if args.level is not None:
         data["level"] = args.level
     interactive = not args.defaults and sys.stdin.isatty() and sys.stdout.isatty()
     if interactive and "level" not in data:
         data["level"] = _ask_level(ladder)
-    level = ladder[_level_number(data.get("level", 0), len(ladder))]
+    level = generated_level(data.get("level", 0), ladder)
 
     _progress("Preparing the template")
     source = prepare()
@@ -85,46 +84,16 @@ def _check_destination(dest: Path, *, force: bool) -> None:
         )
 
 
-def _questions() -> dict[str, Any]:
-    """The questions a user may answer: copier.yml's, less settings and computed ones."""
-    config = yaml.safe_load((template_root() / "copier.yml").read_text(encoding="utf-8"))
-    return {
-        name: spec
-        for name, spec in config.items()
-        if not name.startswith("_") and spec.get("when") is not False
-    }
-
-
-def _parse_data(pairs: list[str]) -> dict[str, str]:
-    questions = _questions()
-    data = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise CLIError(f"--data {pair!r} is not KEY=VALUE, e.g. --data project_name=churn")
-        if key not in questions:
-            raise CLIError(
-                f"--data {key}: no such question. The questions are: {', '.join(questions)}."
-            )
-        data[key] = value
-    return data
-
-
-def _level_number(value: object, count: int) -> int:
-    try:
-        number = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        number = -1
-    if not 0 <= number < count:
-        raise CLIError(f"level {value!r} does not exist: choose 0 to {count - 1}.")
-    return number
-
-
 def _ask_level(ladder: tuple[dict[str, Any], ...]) -> int:
     import questionary
 
     choices = [
-        questionary.Choice(describe(level), value=level["level"], description=level["description"])
+        questionary.Choice(
+            describe(level),
+            value=level["level"],
+            description=level["description"],
+            disabled=None if is_generated(level) else "not generated yet",
+        )
         for level in ladder
     ]
     answer = questionary.select("Start at which maturity level?", choices=choices).ask()
