@@ -249,13 +249,12 @@ def ci_commands(path: Path) -> dict[str, list[str]]:
     }
 
 
-def test_generated_test_suite_passes_quickly(pipeline, project):
+def test_generated_test_suite_passes(pipeline, project):
     result, seconds = timed(project, "uv", "run", "--no-sync", "pytest", "-q")
 
     print(f"\ngenerated test suite: {seconds:.1f} s\n{result.stdout.splitlines()[-1]}")
     assert " passed" in result.stdout
     assert "skipped" not in result.stdout
-    assert seconds < 60
 
 
 @pytest.mark.parametrize("ci_provider", ["github", "gitlab"])

@@ -270,10 +270,9 @@ def test_gitlab_cd_validates_and_deploys_by_hand(render):
     assert "when: manual" in text
 
 
-def test_generated_test_suite_passes_quickly(project, gate):
+def test_generated_test_suite_passes(project, gate):
     result, seconds = timed(project, "uv", "run", "--no-sync", "pytest", "-q")
 
     print(f"\ngenerated test suite, level 3: {seconds:.1f} s\n{result.stdout.splitlines()[-1]}")
     assert " passed" in result.stdout
     assert "skipped" not in result.stdout
-    assert seconds < 30
