@@ -1,0 +1,1 @@
+"""Benchmarks of mlops-levels against its peers: `python -m benchmarks --help`."""
