@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from mlops_levels.ladder import is_generated, load_ladder
@@ -46,3 +47,15 @@ def run(project: Path, *command: str, timeout: float = 600) -> subprocess.Comple
         f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
     return result
+
+
+def copier_update(project: Path, level: int, *data: str) -> subprocess.CompletedProcess:
+    """Plain `copier update` to `level` at the recorded template version, as the docs give it."""
+    return subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--defaults", "--vcs-ref", ":current:"]
+        + [arg for pair in (f"level={level}", *data) for arg in ("--data", pair)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

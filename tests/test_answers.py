@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlops_levels.cli import main
-from tests.helpers import LEVELS, REPO, git
+from tests.helpers import LEVELS, REPO, copier_update, git
 
 COPIER = [sys.executable, "-m", "copier"]
 
@@ -93,13 +93,7 @@ def test_plain_copier_update_refuses_a_jump_or_downgrade_and_changes_nothing(
     before = _snapshot(level_1_project)
     head = git(level_1_project, "rev-parse", "HEAD")
 
-    result = subprocess.run(
-        [*COPIER, "update", "--defaults", "--vcs-ref", ":current:", "--data", f"level={target}"],
-        cwd=level_1_project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = copier_update(level_1_project, target)
 
     assert result.returncode != 0
     assert message in result.stderr

@@ -33,11 +33,10 @@ from mlops_levels import template_source
 from mlops_levels.cli import main
 from mlops_levels.commands.upgrade import ABANDON
 from mlops_levels.template_source import PAYLOAD, cache_url, prepare
-from tests.helpers import LADDER, LEVELS, REPO, commit_all, git, run
+from tests.helpers import LADDER, LEVELS, REPO, commit_all, copier_update, git, run
 
 pytestmark = pytest.mark.slow
 
-COPIER = [sys.executable, "-m", "copier"]
 CONFIG = yaml.safe_load((REPO / "copier.yml").read_text(encoding="utf-8"))
 PROJECT_NAME = "Churn Model"
 PACKAGE = "churn_model"
@@ -257,14 +256,7 @@ def upgrade(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def plain_copier_update(project: Path, level: int, data: list[str]) -> None:
-    result = subprocess.run(
-        [*COPIER, "update", "--defaults", "--vcs-ref", ":current:", "--data", f"level={level}"]
-        + [arg for pair in data for arg in ("--data", pair)],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = copier_update(project, level, *data)
     assert result.returncode == 0, result.stderr
     commit(project, f"Upgrade to level {level}")
 
@@ -664,13 +656,7 @@ def test_plain_copier_refuses_a_dirty_tree_too(project_at):
     _dirty(project)
     before = state(project)
 
-    result = subprocess.run(
-        [*COPIER, "update", "--defaults", "--vcs-ref", ":current:", "--data", "level=1"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = copier_update(project, 1)
 
     assert result.returncode != 0
     assert state(project) == before
@@ -713,13 +699,7 @@ def test_recovery_from_an_interrupted_update_as_readme_says(project_at):
     block_a_file_of_the_next_level(project)
     before = state(project)
 
-    result = subprocess.run(
-        [*COPIER, "update", "--defaults", "--vcs-ref", ":current:", "--data", "level=1"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = copier_update(project, 1)
     assert result.returncode != 0
     assert git(project, "status", "--porcelain") != ""  # half-written
 
