@@ -45,6 +45,18 @@ class NextStep:
     preview: str | None = None
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What `assess` found in one repository: what both of its reports show."""
+
+    root: Path
+    ladder: tuple[Level, ...]
+    results: list[Result]
+    reached: int
+    generated: dict[str, Any] | None
+    step: NextStep | None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "assess",
@@ -100,10 +112,11 @@ def run(args: argparse.Namespace) -> int:
     reached = _level_reached(ladder, results)
     generated = _generated(root, ladder)
     step = _next_step(ladder, results, reached, generated, root)
+    assessment = Assessment(root, ladder, results, reached, generated, step)
     if args.json:
-        print(json.dumps(_as_json(root, ladder, results, reached, generated, step), indent=2))
+        print(json.dumps(_as_json(assessment), indent=2))
     else:
-        _print_report(root, ladder, results, reached, generated, step)
+        _print_report(assessment)
     return 0
 
 
@@ -200,14 +213,9 @@ def _next_step(
     )
 
 
-def _as_json(
-    root: Path,
-    ladder: tuple[Level, ...],
-    results: list[Result],
-    reached: int,
-    generated: dict[str, Any] | None,
-    step: NextStep | None,
-) -> dict[str, Any]:
+def _as_json(assessment: Assessment) -> dict[str, Any]:
+    root, ladder, results = assessment.root, assessment.ladder, assessment.results
+    reached, generated, step = assessment.reached, assessment.generated, assessment.step
     return {
         "path": str(root.resolve()),
         "generated": generated
@@ -240,14 +248,9 @@ def _as_json(
     }
 
 
-def _print_report(
-    root: Path,
-    ladder: tuple[Level, ...],
-    results: list[Result],
-    reached: int,
-    generated: dict[str, Any] | None,
-    step: NextStep | None,
-) -> None:
+def _print_report(assessment: Assessment) -> None:
+    root, ladder, results = assessment.root, assessment.ladder, assessment.results
+    reached, generated, step = assessment.reached, assessment.generated, assessment.step
     print(f"Assessing {root.resolve()}")
     if generated:
         level = ladder[generated["level"]]
