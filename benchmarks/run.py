@@ -23,12 +23,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlops_levels
-from benchmarks import scaffold, suites, train, upgrade
+from benchmarks import scaffold, serving, suites, train, upgrade
 from benchmarks.harness import Comparison, Context, Outcome, machine, markdown, run_comparison
 
 # Every comparison, in report order. A new one is a module with a COMPARISON and a
-# line here: level 3 adds serving (vs `mlflow models serve`: requests/s and p50/p99,
-# with prediction logging on and off) and time to first prediction.
+# line here; still to come: time to first prediction.
 COMPARISONS: dict[str, Comparison] = {
     comparison.name: comparison
     for comparison in (
@@ -36,6 +35,8 @@ COMPARISONS: dict[str, Comparison] = {
         upgrade.COMPARISON,
         train.COMPARISON,
         suites.COMPARISON,
+        serving.COMPARISON,
+        serving.LOGGING,
     )
 }
 RESULTS = Path(__file__).parent / "results"

@@ -6,11 +6,14 @@ No test here asserts a duration: only that the harness measures, counts and repo
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from benchmarks import scaffold, suites
+from benchmarks import scaffold, serving, suites
 from benchmarks.harness import (
     Case,
     CommandFailed,
@@ -180,6 +183,109 @@ def test_suites_target_says_when_the_top_level_has_no_tests():
     }
     [stand_in] = suites.targets(not_set_up)
     assert stand_in.goal.startswith("level 3 test suite") and stand_in.met is True
+
+
+def test_percentile_is_the_nearest_rank():
+    values = [float(n) for n in range(1, 101)]
+
+    assert [serving.percentile(values, q) for q in (1, 50, 99, 100)] == [1.0, 50.0, 99.0, 100.0]
+    assert serving.percentile([7.0], 99) == 7.0
+    with pytest.raises(ValueError):
+        serving.percentile([], 50)
+
+
+def test_parse_head_reads_status_length_and_keep_alive():
+    head = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"
+
+    assert serving.parse_head(head) == (503, 12, False)
+    assert serving.parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n") == (200, 0, True)
+    with pytest.raises(ValueError, match="Content-Length"):
+        serving.parse_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+
+
+def test_feature_rows_drop_the_target_and_type_each_column_as_a_whole(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("area,count,kind,target\n1001,3,a,0\n17.5,4,b,1\n2,5,c,0\n", encoding="utf-8")
+
+    assert serving.feature_rows(data, "target", 2) == [
+        {"area": 1001.0, "count": 3, "kind": "a"},
+        {"area": 17.5, "count": 4, "kind": "b"},
+    ]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the servers under test
+    seen: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append(self.path)
+        body = b"{}" if self.path == "/ok" else b"broken"
+        self.send_response(200 if self.path == "/ok" else 500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_load_sends_each_request_once_and_counts_non_2xx_as_failures():
+    _Handler.seen.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ok = serving.load(port, serving.http_request("POST", "/ok", port, b"{}"), 30, 4)
+        bad = serving.load(port, serving.http_request("POST", "/bad", port, b"{}"), 5, 2)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert (ok.answered, dict(ok.failures)) == (30, {})
+    assert (bad.answered, dict(bad.failures)) == (0, {"500": 5})
+    assert bad.first_failure == "HTTP/1.1 500 Internal Server Error: broken"
+    assert _Handler.seen.count("/ok") == 30 and _Handler.seen.count("/bad") == 5
+
+
+def test_a_server_runs_until_ready_and_is_stopped_on_the_way_out(tmp_path):
+    stub = serving.stub_server()
+    port = serving.free_port()
+
+    with serving.running(stub.command(port), port, stub.ready_path, tmp_path / "log"):
+        stats = serving.load(port, serving.http_request("POST", "/predict", port, b"[1]"), 10)
+        assert stats.answered == 10
+
+    assert serving._status(port, "/ready") is None, "nothing listens after the block"
+
+
+def test_serving_targets_and_ratios_divide_by_mlflow():
+    one, hundred = serving.PAYLOADS
+
+    def row(server: str, payload: serving.Payload, metric: str, value: float) -> Result:
+        name = serving.case_name(server, payload, metric)
+        return Result(name, "ms", [value])
+
+    rows = [
+        row(serving.ours(3), one, "requests/s", 1000.0),
+        row(serving.MLFLOW, one, "requests/s", 100.0),
+        row(serving.ours(3), one, "p99", 30.0),
+        row(serving.MLFLOW, one, "p99", 100.0),
+    ]
+    results = {result.case: result for result in rows}
+
+    targets = serving.targets(results)
+    assert [(target.measured, target.met) for target in targets] == [
+        ("10.00x", True),
+        ("0.30x", False),
+        ("not measured", None),
+        ("not measured", None),
+    ]
+    assert hundred.name in targets[2].goal
+    ratios = serving.ratios(results)
+    assert ratios[serving.case_name(serving.ours(3), one, "p99")] == pytest.approx(
+        (0.3, f"vs {serving.MLFLOW}")
+    )
 
 
 def test_unknown_comparison_is_refused(capsys):

@@ -39,6 +39,11 @@ SPECIALS = [
     "\n",
     "\r\n",
     "\t",
+    # Line breaks to YAML too: NEL (a C1 control character) and Unicode's line
+    # and paragraph separators.
+    "\x85",
+    "\u2028",
+    "\u2029",
     " ",
     "  ",
     "{{",

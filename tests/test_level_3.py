@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import run
+from tests.helpers import free_port, request, run
 
 pytestmark = pytest.mark.slow
 
@@ -52,22 +51,6 @@ def timed(project: Path, *command: str) -> tuple[subprocess.CompletedProcess, fl
     start = time.monotonic()
     result = run(project, *command)
     return result, time.monotonic() - start
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def request(url: str, body: object | None = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"content-type": "application/json"}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 @pytest.fixture(scope="module")

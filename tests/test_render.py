@@ -78,8 +78,18 @@ ADDED_FILES: dict[int, set[str]] = {
         ".github/workflows/cd.yml",  # CD for the default CI provider
         ".dockerignore",
         "Dockerfile",
-        *(f"src/{PACKAGE}/{module}.py" for module in ("registry", "serve", "service")),
-        *(f"tests/{module}.py" for module in ("test_registry", "test_service")),
+        *(f"src/{PACKAGE}/{module}.py" for module in ("registry", "scoring", "serve", "service")),
+        *(f"tests/{module}.py" for module in ("test_registry", "test_scoring", "test_service")),
+    },
+    4: {
+        ".github/workflows/monitor.yml",  # scheduled runs for the default provider
+        ".github/workflows/retrain.yml",
+        "docs/runbook.md",
+        *(
+            f"src/{PACKAGE}/{module}.py"
+            for module in ("demo", "monitor", "predictions", "retrain", "rollback")
+        ),
+        *(f"tests/{module}.py" for module in ("test_monitor", "test_predictions", "test_retrain")),
     },
 }
 
@@ -93,11 +103,18 @@ CI_LEVELS = [level for level in LEVELS if level >= 2]
 # GitHub's CD workflow, from level 3 on; GitLab's CD jobs are in .gitlab-ci.yml.
 CD_FILES = {"github": {".github/workflows/cd.yml"}, "gitlab": set(), "none": set()}
 CD_LEVELS = [level for level in LEVELS if level >= 3]
+# GitHub's scheduled workflows, from level 4 on; GitLab's are jobs in .gitlab-ci.yml.
+SCHEDULE_FILES = {
+    "github": {".github/workflows/monitor.yml", ".github/workflows/retrain.yml"},
+    "gitlab": set(),
+    "none": set(),
+}
+SCHEDULE_LEVELS = [level for level in LEVELS if level >= 4]
 
 # Renders whose every file is checked: each level with the default answers, and
-# level 2 with each other CI provider.
+# each level with CI with each other CI provider.
 VARIANTS = [(level, {}) for level in LEVELS] + [
-    (level, {"ci_provider": provider}) for level in (2, 3) for provider in ("gitlab", "none")
+    (level, {"ci_provider": provider}) for level in CI_LEVELS for provider in ("gitlab", "none")
 ]
 VARIANT_IDS = ["-".join([str(level), *answers.values()]) for level, answers in VARIANTS]
 
@@ -110,6 +127,8 @@ def expected_files(level: int, ci_provider: str = "github") -> set[str]:
         files = files - CI_FILES["github"] | CI_FILES[ci_provider]
     if level in CD_LEVELS:
         files = files - CD_FILES["github"] | CD_FILES[ci_provider]
+    if level in SCHEDULE_LEVELS:
+        files = files - SCHEDULE_FILES["github"] | SCHEDULE_FILES[ci_provider]
     return files
 
 
@@ -201,7 +220,9 @@ def test_maturity_md_is_rendered_from_the_levels_data(render, level):
     assert maturity.startswith(f"# MLOps maturity: level {level} - {here['name']}\n")
     for step in LADDER[: level + 1]:
         for criterion in step["criteria"]:
-            assert f"- [x] {criterion['sentence']} (`{criterion['id']}`)" in maturity
+            # What no file can show is a question for the team, left open.
+            box = "[ ]" if "question" in criterion else "[x]"
+            assert f"- {box} {criterion['sentence']} (`{criterion['id']}`)" in maturity
     if level + 1 < len(LADDER):
         for criterion in LADDER[level + 1]["criteria"]:
             assert f"- [ ] {criterion['sentence']} (`{criterion['id']}`)" in maturity
