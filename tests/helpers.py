@@ -10,12 +10,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mlops_levels.ladder import is_generated, load_ladder
+from mlops_levels.ladder import load_ladder
 
 REPO = Path(__file__).resolve().parents[1]
 LADDER = load_ladder()
-# The levels the template generates; LADDER may describe one more, still to come.
-LEVELS = [level["level"] for level in LADDER if is_generated(level)]
+LEVELS = [level["level"] for level in LADDER]  # the level numbers, 0 first, for parametrize
 
 
 def git(project: Path, *args: str) -> str:

@@ -44,32 +44,12 @@ MARKER = re.compile(r"^(<<<<<<< before updating|>>>>>>> after updating)$", re.MU
 REFUSED, CONFLICT = 3, 5
 
 
-def implemented_levels() -> list[int]:
-    """0, then each level that a capability flag in copier.yml is computed from, with no gap."""
-    flagged = {
-        int(number)
-        for spec in CONFIG.values()
-        if isinstance(spec, dict) and spec.get("when") is False
-        for number in re.findall(r"level\s*>=\s*(\d+)", str(spec.get("default", "")))
-    }
-    levels = [0]
-    while levels[-1] + 1 in flagged and levels[-1] + 1 in LEVELS:
-        levels.append(levels[-1] + 1)
-    return levels
-
-
-IMPLEMENTED = implemented_levels()
-
-
-def ci_providers() -> tuple[list[str | None], int | None]:
-    """The `ci_provider` choices and the level that first asks it, or [None] before it exists."""
-    spec = CONFIG.get("ci_provider")
-    if not spec:
-        return [None], None
+def ci_providers() -> tuple[list[str], int]:
+    """The `ci_provider` choices, and the level that first asks for one."""
+    spec = CONFIG["ci_provider"]
     choices = spec["choices"]
     values = list(choices.values()) if isinstance(choices, dict) else list(choices)
-    asked_from = re.search(r"level\s*>=\s*(\d+)", str(spec.get("when", "level >= 0")))
-    return values, int(asked_from.group(1)) if asked_from else 0
+    return values, int(re.search(r"level\s*>=\s*(\d+)", spec["when"]).group(1))
 
 
 PROVIDERS, CI_FROM = ci_providers()
@@ -328,10 +308,8 @@ def test_chain_keeps_every_edit_at_every_step(
     data_files = {n: (project / n).read_bytes() for n in ("mlflow.db", "data/raw/customers.csv")}
     timings = {}
     for current, target in STEPS:
-        if target not in IMPLEMENTED:
-            break
         make_edits(project, current)
-        data = [f"ci_provider={provider}"] if CI_FROM is not None and target >= CI_FROM else []
+        data = [f"ci_provider={provider}"] if target >= CI_FROM else []
         answers = [arg for pair in data for arg in ("--data", pair)]
         began = time.perf_counter()
         if tool == "cli":
@@ -362,18 +340,6 @@ def test_chain_keeps_every_edit_at_every_step(
             run(project, "uv", "sync", "--compile-bytecode", "--quiet")
             run(project, "uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider")
     print(f"upgrade step wall times ({tool}, {provider}):", timings)
-    assert timings, "no step to run: the template implements level 0 only"
-
-
-@pytest.mark.parametrize(("current", "target"), STEPS, ids=[f"{a}->{b}" for a, b in STEPS])
-def test_chain_covers_the_step_once_the_template_has_its_level(current, target):
-    """Visible in the summary: which steps the chain above walks, and which wait for a level."""
-    if target not in IMPLEMENTED:
-        pytest.skip(
-            f"level {target} ({LADDER[target]['name']}) is not in the template yet: copier.yml "
-            f"has no capability flag computed from `level >= {target}`"
-        )
-    assert current in IMPLEMENTED
 
 
 # --- Conflicts ---------------------------------------------------------------------------
@@ -509,13 +475,6 @@ def upgrade_at_a_terminal(project: Path, keys: list[tuple[str, bytes]], *args: s
     return text
 
 
-needs_a_question = pytest.mark.skipif(
-    CI_FROM is None or CI_FROM not in IMPLEMENTED,
-    reason="no implemented level asks a new question yet (ci_provider)",
-)
-
-
-@needs_a_question
 def test_at_a_terminal_it_confirms_and_asks_only_the_new_question(tmp_path):
     project = new_project(tmp_path, CI_FROM - 1)
     question = CONFIG["ci_provider"]["help"]
@@ -528,7 +487,6 @@ def test_at_a_terminal_it_confirms_and_asks_only_the_new_question(tmp_path):
     assert git(project, "status", "--porcelain") == ""
 
 
-@needs_a_question
 def test_yes_at_a_terminal_asks_nothing_and_takes_the_defaults(tmp_path):
     project = new_project(tmp_path, CI_FROM - 1)
 

@@ -25,11 +25,6 @@ def load_ladder() -> tuple[Level, ...]:
     return tuple(levels)
 
 
-def is_generated(level: Level) -> bool:
-    """Whether this template version generates the level (levels/ may describe more)."""
-    return level.get("generated", True)
-
-
 def describe(level: Level) -> str:
     """One line naming a level, as menus and messages show it."""
     return f"{level['level']} - {level['name']}: {level['summary']}"

@@ -16,7 +16,7 @@ from mlops_levels.answers import ANSWERS_FILE
 from mlops_levels.checks import fix_hint, run_check
 from mlops_levels.detect import PASS, UNKNOWN, Criterion, Finding, Project
 from mlops_levels.errors import CLIError
-from mlops_levels.ladder import Level, is_generated, load_ladder
+from mlops_levels.ladder import Level, load_ladder
 
 ANSWERS = {"yes": True, "no": False}
 UPGRADE = "copier update --defaults --vcs-ref :current: --data level={level}"
@@ -199,8 +199,6 @@ def _next_step(
     number = recorded + 1 if upgrade else _first_incomplete(ladder, results)
     if number is None or number == len(ladder):
         return None
-    # A level the template does not generate yet is reached by hand, not by upgrading.
-    upgrade = upgrade and is_generated(ladder[number])
     level = ladder[number]
     todo = [result for result in results if result.level is level and not result.passed]
     if not upgrade:

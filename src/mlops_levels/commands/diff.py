@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from mlops_levels.answers import ANSWERS_FILE, generated_level, parse_data
+from mlops_levels.answers import ANSWERS_FILE, level_number, parse_data
 from mlops_levels.errors import FAILED, REFUSED, USAGE, CLIError
 from mlops_levels.ladder import Level, load_ladder
 from mlops_levels.template_source import prepare
@@ -138,9 +138,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     ladder = load_ladder()
-    old, new = (
-        generated_level(value, ladder)["level"] for value in (args.from_level, args.to_level)
-    )
+    old, new = (level_number(value, len(ladder)) for value in (args.from_level, args.to_level))
     source = _project_source(args.project) if args.project else _template_source(args.data)
     low, high = sorted((old, new))
     # The page names the level that brings each file, so it needs every level between.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mlops_levels.ladder import describe, is_generated, load_ladder
+from mlops_levels.ladder import describe, load_ladder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(list(ladder), indent=2))
         return 0
     for level in ladder:
-        print(describe(level) + ("" if is_generated(level) else " (not generated yet)"))
+        print(describe(level))
         print(f"    tools: {', '.join(level['tools'])}")
         print(f"    roles: {', '.join(level['roles'])}")
         for criterion in level["criteria"]:

@@ -9,9 +9,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from mlops_levels.answers import generated_level, parse_data
+from mlops_levels.answers import level_number, parse_data
 from mlops_levels.errors import REFUSED, USAGE, CLIError
-from mlops_levels.ladder import describe, is_generated, load_ladder
+from mlops_levels.ladder import describe, load_ladder
 from mlops_levels.template_source import prepare
 
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     interactive = not args.defaults and sys.stdin.isatty() and sys.stdout.isatty()
     if interactive and "level" not in data:
         data["level"] = _ask_level(ladder)
-    level = generated_level(data.get("level", 0), ladder)
+    level = ladder[level_number(data.get("level", 0), len(ladder))]
 
     _progress("Preparing the template")
     source = prepare()
@@ -92,7 +92,6 @@ def _ask_level(ladder: tuple[dict[str, Any], ...]) -> int:
             describe(level),
             value=level["level"],
             description=level["description"],
-            disabled=None if is_generated(level) else "not generated yet",
         )
         for level in ladder
     ]
