@@ -8,6 +8,9 @@ import yaml
 
 from benchmarks.harness import Command, CommandFailed, Context, run_checked
 
+# How every comparison installs a generated project: see `install`.
+SYNC = ("uv", "sync", "--compile-bytecode", "--quiet")
+
 
 def new_project(context: Context, dest: Path, level: int) -> Path:
     """Generate a project at `level` with every default, as `mlops-levels new` does for users."""
@@ -31,7 +34,7 @@ def install(context: Context, project: Path) -> Path:
     Offline first, so that a warm uv cache means nothing is downloaded; only a cold
     cache falls back to the index, once, during setup.
     """
-    sync = ["uv", "sync", "--compile-bytecode", "--quiet"]
+    sync = list(SYNC)
     try:
         run_checked(Command([*sync, "--offline"], project, context.env))
     except CommandFailed:

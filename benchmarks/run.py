@@ -23,11 +23,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlops_levels
-from benchmarks import scaffold, serving, suites, train, upgrade
+from benchmarks import first_prediction, scaffold, serving, suites, train, upgrade
 from benchmarks.harness import Comparison, Context, Outcome, machine, markdown, run_comparison
 
 # Every comparison, in report order. A new one is a module with a COMPARISON and a
-# line here; still to come: time to first prediction.
+# line here.
 COMPARISONS: dict[str, Comparison] = {
     comparison.name: comparison
     for comparison in (
@@ -37,6 +37,7 @@ COMPARISONS: dict[str, Comparison] = {
         suites.COMPARISON,
         serving.COMPARISON,
         serving.LOGGING,
+        first_prediction.COMPARISON,
     )
 }
 RESULTS = Path(__file__).parent / "results"

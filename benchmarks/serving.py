@@ -209,10 +209,14 @@ def _log_tail(log: Path) -> str:
     return "\n".join(lines[-OUTPUT_TAIL_LINES:])
 
 
-def _status(port: int, path: str) -> int | None:
+def _status(port: int, path: str, body: bytes | None = None) -> int | None:
+    """The status of GET path, or of POST path with a JSON body; None if nothing answers."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        connection.request("GET", path)
+        if body is None:
+            connection.request("GET", path)
+        else:
+            connection.request("POST", path, body, {"Content-Type": "application/json"})
         return connection.getresponse().status
     except OSError:
         return None
@@ -221,9 +225,18 @@ def _status(port: int, path: str) -> int | None:
 
 
 @contextmanager
-def running(command: Command, port: int, ready_path: str, log: Path) -> Iterator[None]:
-    """Start a server in a process group of its own, wait until ready_path answers 200,
-    and stop the whole group (uv, the server, its workers) on the way out."""
+def running(
+    command: Command,
+    port: int,
+    ready_path: str,
+    log: Path,
+    *,
+    ready_body: bytes | None = None,
+    poll_seconds: float = 0.2,
+) -> Iterator[None]:
+    """Start a server in a process group of its own, wait until ready_path answers 200
+    (to a GET, or to a POST of ready_body when given), polling every poll_seconds, and
+    stop the whole group (uv, the server, its workers) on the way out."""
     try:
         with log.open("w", encoding="utf-8") as output:
             process = subprocess.Popen(
@@ -239,7 +252,7 @@ def running(command: Command, port: int, ready_path: str, log: Path) -> Iterator
         raise CommandFailed(f"`{command}` did not start: {error}") from error
     try:
         deadline = time.monotonic() + READY_SECONDS
-        while _status(port, ready_path) != 200:
+        while _status(port, ready_path, ready_body) != 200:
             if process.poll() is not None:
                 raise CommandFailed(
                     f"`{command}` exited {process.returncode} before it was ready:\n"
@@ -250,7 +263,7 @@ def running(command: Command, port: int, ready_path: str, log: Path) -> Iterator
                     f"`{command}`: {ready_path} not 200 after {READY_SECONDS:.0f} s:\n"
                     + _log_tail(log)
                 )
-            time.sleep(0.2)
+            time.sleep(poll_seconds)
         yield
     finally:
         _stop(process)

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from benchmarks import scaffold, serving, suites
+from benchmarks import first_prediction, scaffold, serving, suites
 from benchmarks.harness import (
     Case,
     CommandFailed,
@@ -286,6 +286,36 @@ def test_serving_targets_and_ratios_divide_by_mlflow():
     assert ratios[serving.case_name(serving.ours(3), one, "p99")] == pytest.approx(
         (0.3, f"vs {serving.MLFLOW}")
     )
+
+
+def test_first_prediction_reports_each_step_of_one_walk_and_its_share(tmp_path):
+    fp = first_prediction
+    walks = iter([{fp.NEW: 1.0, fp.SYNC_STEP: 20.0, fp.REPRO: 25.0, fp.SERVE: 4.0}])
+
+    def measure(folder: Path) -> dict[str, float]:
+        try:
+            return next(walks)
+        except StopIteration:
+            raise CommandFailed("`uv sync` exited 2") from None
+
+    comparison = Comparison("fp", "FP", lambda context: fp.cases(measure), fp.targets, fp.ratios)
+    outcome = run_comparison(
+        comparison, Context(tmp_path, {}, tmp_path), runs=2, warmup=0, progress=print
+    )
+
+    results = {result.case: result for result in outcome.results}
+    assert results[fp.TOTAL].samples == [50.0]
+    assert results[fp.SYNC_STEP].samples == [20.0]
+    assert "uv sync" in results[fp.REPRO].failed, "a failed walk fails every step of it"
+    assert (results[fp.REPRO].ratio, results[fp.REPRO].versus) == (0.5, "of the total")
+    [target] = outcome.targets
+    assert target.met is True
+    assert target.measured == (
+        "50.0 s: new 1.0 s (2%), uv sync 20.0 s (40%), dvc repro 25.0 s (50%), serve 4.0 s (8%)"
+    )
+    slow = {fp.TOTAL: _result(fp.TOTAL, 61.0)}
+    assert fp.targets(slow)[0].met is False
+    assert fp.targets({})[0].measured == "not measured"
 
 
 def test_unknown_comparison_is_refused(capsys):
