@@ -1,10 +1,7 @@
 """Tier 3: upgrades, one level at a time, with a user's edits made before every step.
 
-The chain walks 0 -> 1 -> ... -> top for every CI provider, with the CLI and
-with plain `copier update`. It covers every step whose target level the
-template implements, which copier.yml says: each level above 0 brings a
-capability flag computed from it (`has_tracking: level >= 1`, ...). Steps to a
-level without one are skipped with that reason, never silently.
+The chain walks 0 -> 1 -> ... -> 4 for every CI provider, with the CLI and
+with plain `copier update`.
 """
 
 from __future__ import annotations
@@ -296,7 +293,7 @@ CHAINS = [("cli", provider) for provider in PROVIDERS] + [("copier", PROVIDERS[0
 
 
 @pytest.mark.parametrize(
-    ("tool", "provider"), CHAINS, ids=[f"{tool}-{provider or 'no-ci'}" for tool, provider in CHAINS]
+    ("tool", "provider"), CHAINS, ids=[f"{tool}-{provider}" for tool, provider in CHAINS]
 )
 def test_chain_keeps_every_edit_at_every_step(
     tmp_path, capsys, monkeypatch, project_environment, tool, provider
