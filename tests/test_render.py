@@ -41,6 +41,7 @@ ADDED_FILES: dict[int, set[str]] = {
         ".dvc/cache/files/md5/32/096955c9f591d27949f89afa851998",
         ".dvc/config",
         ".dvcignore",
+        ".env.example",
         "data/raw/breast_cancer.csv.dvc",
         *(
             f"src/{PACKAGE}/{module}.py"
@@ -59,6 +60,7 @@ ADDED_FILES: dict[int, set[str]] = {
     2: {
         ".github/workflows/ci.yml",  # the default CI provider, GitHub Actions
         ".pre-commit-config.yaml",
+        "SECURITY.md",
         "dvc.yaml",
         *(f"src/{PACKAGE}/{module}.py" for module in ("pipeline", "sample", "schema")),
         *(

@@ -16,12 +16,12 @@ EPILOG = """\
 exit codes:
   0  success (`diff` whether or not the levels differ; `assess` whatever level it finds)
   2  bad usage: an unknown flag, a bad answer or an unknown level
-  3  refused: the destination's state forbids it (for example a non-empty folder,
-     or a `diff --project` folder with no .copier-answers.yml); for `upgrade`: a dirty
-     tree, no git repository, a missing or corrupt answers file, a downgrade, the top
-     level, or a template source that cannot be found
-  4  failed: a step failed part-way (Copier, git or a hook); the message says what
-     (`upgrade` undoes the unfinished step)
+  3  refused: the destination's state forbids it (for example a non-empty or read-only
+     folder, or a `diff --project` folder with no or a corrupt .copier-answers.yml); for
+     `upgrade`: a dirty or read-only tree, no git repository, a missing or corrupt answers
+     file, a downgrade, the top level, or a template source that cannot be found
+  4  failed: a step failed part-way (Copier, git, a hook, or writing the template cache);
+     the message says what (`upgrade` undoes the unfinished step)
   5  conflicts: `upgrade` stopped at a step whose changes conflict with yours; it
      lists the files and what to do next (`--dry-run`: the upgrade would conflict)
 """

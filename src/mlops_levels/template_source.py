@@ -96,20 +96,17 @@ def prepare() -> TemplateSource:
     recorded = stamp.read_text(encoding="utf-8").split() if stamp.is_file() else []
     if len(recorded) == 3 and recorded[0] == digest and _tag_tree(repo, recorded[1]) == recorded[2]:
         return TemplateSource(url=url, ref=recorded[1])
-    if not (repo / ".git").is_dir():
-        repo.mkdir(parents=True, exist_ok=True)
-        _git(repo, "init", "--quiet", "--initial-branch=main")
-    for name in PAYLOAD:
-        target = repo / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        source = template_root() / name
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
+    try:
+        if not (repo / ".git").is_dir():
+            repo.mkdir(parents=True, exist_ok=True)
+            _git(repo, "init", "--quiet", "--initial-branch=main")
+        _copy_payload(repo)
+    except OSError as error:
+        raise CLIError(
+            f"Cannot write the template cache {repo}: {error.strerror or error}. Make it "
+            "writable, or set MLOPS_LEVELS_HOME to a folder you can write.",
+            FAILED,
+        ) from error
     _git(repo, "add", "--all")
     identity = ("-c", "user.name=mlops-levels", "-c", "user.email=mlops-levels@localhost")
     if _git(repo, "status", "--porcelain"):
@@ -122,6 +119,21 @@ def prepare() -> TemplateSource:
         _git(repo, *identity, "tag", "--annotate", "-m", f"mlops-levels {tag}", tag)
     stamp.write_text(f"{digest} {tag} {tree}\n", encoding="utf-8")
     return TemplateSource(url=url, ref=tag)
+
+
+def _copy_payload(repo: Path) -> None:
+    """Replace the cache repository's template files with this CLI's."""
+    for name in PAYLOAD:
+        target = repo / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        source = template_root() / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
 
 
 def _payload_digest() -> str:

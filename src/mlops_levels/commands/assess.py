@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlops_levels.answers import ANSWERS_FILE
+from mlops_levels.answers import ANSWERS_FILE, CorruptAnswers, load_answers, recorded_level
 from mlops_levels.checks import fix_hint, run_check
 from mlops_levels.detect import PASS, UNKNOWN, Criterion, Finding, Project
 from mlops_levels.errors import CLIError
@@ -171,16 +169,24 @@ def _first_incomplete(ladder: tuple[Level, ...], results: list[Result]) -> int |
 
 
 def _generated(root: Path, ladder: tuple[Level, ...]) -> dict[str, Any] | None:
-    """The answers of a project this template generated, or None for any other repository."""
+    """The answers of a project this template generated, or None for any other repository.
+
+    An answers file that is corrupt, or records a level the ladder lacks, is named
+    on stderr, and the repository is assessed from its files alone.
+    """
     path = root / ANSWERS_FILE
+    if not path.is_file():
+        return None
     try:
-        answers = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    if not isinstance(answers, dict) or "_src_path" not in answers:
-        return None
-    level = answers.get("level")
-    if type(level) is not int or not 0 <= level < len(ladder):
+        answers = load_answers(path)
+        if "_src_path" not in answers or "level" not in answers:
+            return None  # another template's answers
+        recorded_level(answers, len(ladder))
+    except CorruptAnswers as error:
+        print(
+            f"mlops-levels: warning: {path} is corrupt: {error}; assessing the files alone.",
+            file=sys.stderr,
+        )
         return None
     return answers
 

@@ -20,7 +20,13 @@ from typing import Any
 
 import yaml
 
-from mlops_levels.answers import ANSWERS_FILE, level_number, parse_data
+from mlops_levels.answers import (
+    ANSWERS_FILE,
+    CorruptAnswers,
+    level_number,
+    load_answers,
+    parse_data,
+)
 from mlops_levels.errors import FAILED, REFUSED, USAGE, CLIError
 from mlops_levels.ladder import Level, load_ladder
 from mlops_levels.template_source import prepare
@@ -187,7 +193,8 @@ def _template_source(pairs: list[str]) -> Source:
 def _project_source(project: Path) -> Source:
     """The project's answers and template version, as its answers file records them."""
     if not project.is_dir():
-        raise CLIError(f"--project {project}: no such folder.")
+        problem = "not a folder" if project.exists() else "no such folder"
+        raise CLIError(f"--project {project}: {problem}.")
     path = project / ANSWERS_FILE
     if not path.is_file():
         raise CLIError(
@@ -196,10 +203,10 @@ def _project_source(project: Path) -> Source:
             REFUSED,
         )
     try:
-        recorded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as error:
-        raise CLIError(f"{path} is not a valid answers file: {error}", REFUSED) from error
-    if not isinstance(recorded, dict) or not recorded.get("_src_path"):
+        recorded = load_answers(path)
+    except CorruptAnswers as error:
+        raise CLIError(f"{path} is not a valid answers file: {error}.", REFUSED) from error
+    if not recorded.get("_src_path"):
         raise CLIError(f"{path} does not record its template (_src_path).", REFUSED)
     answers = {
         key: value for key, value in recorded.items() if not key.startswith("_") and key != "level"

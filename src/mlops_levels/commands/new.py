@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import runpy
 import sys
 import warnings
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_levels.answers import level_number, parse_data
-from mlops_levels.errors import REFUSED, USAGE, CLIError
+from mlops_levels.errors import FAILED, REFUSED, USAGE, CLIError
 from mlops_levels.ladder import describe, load_ladder
 from mlops_levels.template_source import prepare
 
@@ -82,6 +83,16 @@ def _check_destination(dest: Path, *, force: bool) -> None:
             "into it and overwrite files of the same name.",
             REFUSED,
         )
+    # The folder that Copier writes into, or the nearest one above it that it creates in.
+    existing = next(folder for folder in (dest, *dest.absolute().parents) if folder.exists())
+    if not existing.is_dir():
+        raise CLIError(f"{existing} is a file; give a folder to create the project in.")
+    if not os.access(existing, os.W_OK):
+        raise CLIError(
+            f"{dest} cannot be {'written' if existing == dest else 'created'}: {existing} is "
+            "read-only. Choose a folder you can write.",
+            REFUSED,
+        )
 
 
 def _ask_level(ladder: tuple[dict[str, Any], ...]) -> int:
@@ -122,6 +133,11 @@ def _copy(
             )
     except (CopierError, ValueError) as error:
         raise CLIError(f"{error}\nNothing was generated.", USAGE) from error
+    except OSError as error:
+        # Copier removes a destination it created; one that existed keeps what was written.
+        raise CLIError(
+            f"Generating {dest} failed: {error.strerror or error}: {error.filename}", FAILED
+        ) from error
 
 
 def _progress(message: str) -> None:

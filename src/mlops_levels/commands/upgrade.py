@@ -28,7 +28,14 @@ from typing import Any
 import yaml
 
 from mlops_levels import __version__
-from mlops_levels.answers import ANSWERS_FILE, level_number, parse_data
+from mlops_levels.answers import (
+    ANSWERS_FILE,
+    CorruptAnswers,
+    level_number,
+    load_answers,
+    parse_data,
+    recorded_level,
+)
 from mlops_levels.errors import CONFLICT, FAILED, OK, REFUSED, USAGE, CLIError
 from mlops_levels.ladder import Level, describe, load_ladder
 from mlops_levels.template_source import TemplateSource, prepare
@@ -207,6 +214,15 @@ def _inspect(path: Path, ladder: tuple[Level, ...], *, dry_run: bool) -> Generat
             f"{path} has uncommitted changes; the dry run starts from the last commit, and "
             f"the upgrade itself will refuse until they are committed or stashed:\n{shown}"
         )
+    git_dir = Path(_git(path, "rev-parse", "--absolute-git-dir").strip())
+    read_only = [folder for folder in (path, git_dir) if not os.access(folder, os.W_OK)]
+    if read_only and not dry_run:
+        where = "" if read_only[0] == path else f" (its git folder {read_only[0]} is)"
+        raise CLIError(
+            f"{path} is read-only{where}, and each step writes the new level's files and "
+            "commits them. Make it writable, or preview the upgrade with --dry-run.",
+            REFUSED,
+        )
     return project
 
 
@@ -226,22 +242,10 @@ def _read_answers(path: Path, count: int) -> dict[str, Any]:
             REFUSED,
         )
     try:
-        answers = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise CLIError(f"{file} is corrupt: {error}\n{restore}.", REFUSED) from error
-    if not isinstance(answers, dict):
-        raise CLIError(
-            f"{file} is corrupt: it holds {type(answers).__name__}, not a mapping of "
-            f"answers. {restore}.",
-            REFUSED,
-        )
-    level = answers.get("level")
-    if type(level) is not int or not 0 <= level < count:
-        raise CLIError(
-            f"{file} is corrupt: it records level {level!r}, and the levels are 0 to "
-            f"{count - 1}. {restore}.",
-            REFUSED,
-        )
+        answers = load_answers(file)
+        recorded_level(answers, count)
+    except CorruptAnswers as error:
+        raise CLIError(f"{file} is corrupt: {error}. {restore}.", REFUSED) from error
     for key in ("_src_path", "_commit"):
         if not answers.get(key):
             raise CLIError(
