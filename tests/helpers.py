@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -79,3 +81,30 @@ def request(url: str, body: object | None = None) -> tuple[int, dict]:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def start_service(
+    project: Path, argv: list[str], port: int, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Run `python argv` in the project's environment, its output to `log`, and
+    return once /ready answers 200 on `port`; fail with the log if it never does."""
+    environment = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(project / ".venv" / "bin" / "python"), *argv],
+            cwd=project,
+            env=environment | (env or {}),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            if request(f"http://127.0.0.1:{port}/ready")[0] == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise AssertionError(f"the service never got ready:\n{log.read_text()}")

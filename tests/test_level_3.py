@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import free_port, request, run
+from tests.helpers import free_port, request, run, start_service
 
 pytestmark = pytest.mark.slow
 
@@ -92,27 +92,10 @@ def service(project, gate, tmp_path_factory) -> Service:
     assert command[0] == "python"
     port = free_port()
     log = tmp_path_factory.mktemp("service") / "service.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(project / ".venv" / "bin" / "python"), *command[1:]],
-            cwd=project,
-            env={**_environment(), "SERVING_HOST": "127.0.0.1", "SERVING_PORT": str(port)},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_service(
+        project, command[1:], port, log, {"SERVING_HOST": "127.0.0.1", "SERVING_PORT": str(port)}
+    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if request(f"{url}/ready")[0] == 200:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"the service never got ready:\n{log.read_text()}")
     yield Service(url, process, log)
     process.send_signal(signal.SIGTERM)
     try:
@@ -123,12 +106,6 @@ def service(project, gate, tmp_path_factory) -> Service:
     # uvicorn shuts down gracefully, then re-raises the signal it was stopped by.
     assert process.returncode in (0, -signal.SIGTERM), log.read_text()
     assert "Finished server process" in log.read_text()
-
-
-def _environment() -> dict[str, str]:
-    import os
-
-    return {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
 
 
 @pytest.fixture(scope="module")

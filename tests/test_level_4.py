@@ -11,7 +11,6 @@ project's own `demo` runs the same loop in its scratch folder.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import free_port, request, run
+from tests.helpers import free_port, request, run, start_service
 
 pytestmark = pytest.mark.slow
 
@@ -54,27 +53,8 @@ def service(project, tmp_path_factory) -> Iterator[str]:
     """`serve` on a free loopback port, with the project's stores."""
     port = free_port()
     log = tmp_path_factory.mktemp("service") / "service.log"
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [".venv/bin/python", "-m", PACKAGE, "serve", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_service(project, ["-m", PACKAGE, "serve", "--port", str(port)], port, log)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if request(f"{url}/ready")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"the service never got ready:\n{log.read_text()}")
     yield url
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
