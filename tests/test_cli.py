@@ -117,6 +117,16 @@ def test_new_warns_when_the_destination_is_inside_another_git_work_tree(tmp_path
     assert "add my-project/ to its .gitignore" in err
 
 
+def test_new_generates_into_a_folder_given_relative_to_a_parent(tmp_path, monkeypatch):
+    """The README scaffolds with `new ../my-project`, next to the clone."""
+    (tmp_path / "clone").mkdir()
+    monkeypatch.chdir(tmp_path / "clone")
+
+    assert main(["new", "../my-project", "--defaults"]) == 0
+
+    assert (tmp_path / "my-project" / ".copier-answers.yml").is_file()
+
+
 def test_new_does_not_warn_outside_any_git_work_tree(tmp_path, capsys):
     assert main(["new", str(tmp_path / "churn"), "--defaults"]) == 0
 

@@ -186,7 +186,9 @@ def _copy(
             warnings.simplefilter("ignore", MissingFileWarning)
             run_copy(
                 url,
-                dest,
+                # Copier refuses to read the answers file (the level guard's external
+                # data) through a path that climbs out of the folder, such as ../project.
+                dest.resolve(),
                 data=data,
                 vcs_ref=ref,
                 defaults=not interactive,
