@@ -11,6 +11,9 @@ import pytest
 
 from tests.helpers import commit_all, run
 
+# The `team_stack` fixture: PostgreSQL, S3 and MLflow's server, for any test module.
+pytest_plugins = ["tests.team_stack"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
