@@ -16,6 +16,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-copie's `copie` fixtures render the `--template` folder: the snapshot.
     config.option.template = str(template_snapshot())
 
+
 # The `team_stack` fixture: PostgreSQL, S3 and MLflow's server, for any test module.
 pytest_plugins = ["tests.team_stack"]
 

