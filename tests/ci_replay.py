@@ -42,6 +42,8 @@ NETWORK_VARIABLES = (
     "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
     "http_proxy", "https_proxy", "no_proxy",
 )  # fmt: skip
+# The files a runner gives each step, read back after it.
+STEP_FILES = ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH")
 GITHUB_SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
 # GitLab Runner's bash executor runs a job's script with errexit and pipefail.
 GITLAB_SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
@@ -80,7 +82,7 @@ class Job:
 
     workflow: str
     name: str
-    outcome: str  # success, failure or skipped
+    outcome: str  # success, failure, skipped, or warning (GitLab's allowed failure)
     seconds: float = 0.0
     log: str = ""
     notes: list[str] = field(default_factory=list)
@@ -248,11 +250,11 @@ def _github_job(
         if not _evaluate_if(step.get("if"), context, success=not failed):
             log.append(f"--- {label}: skipped")
             continue
-        outputs_file = temp / f"output-{index}"
-        outputs_file.touch()
-        step_env = (
-            env | _expand_env(step.get("env"), context) | {"GITHUB_OUTPUT": str(outputs_file)}
-        )
+        files = {name: temp / f"{name.lower()}-{index}" for name in STEP_FILES}
+        for path in files.values():
+            path.touch()
+        step_env = env | _expand_env(step.get("env"), context)
+        step_env |= {name: str(path) for name, path in files.items()}
         if "uses" in step:
             ok, text = _github_action(step, clone, job.notes)
         else:
@@ -263,10 +265,14 @@ def _github_job(
             ok = code == 0
         log.append(f"--- {label}: {'success' if ok else 'failure'}\n{text}")
         failed = failed or not ok
+        # What a step adds to $GITHUB_ENV and $GITHUB_PATH holds for the steps after it.
+        env |= _read_outputs(files["GITHUB_ENV"])
+        for folder in files["GITHUB_PATH"].read_text().splitlines():
+            env["PATH"] = f"{folder}:{env['PATH']}"
         if "id" in step:
             outcome = "success" if ok else "failure"
             steps[step["id"]] = {
-                "outputs": _read_outputs(outputs_file),
+                "outputs": _read_outputs(files["GITHUB_OUTPUT"]),
                 "outcome": outcome,
                 "conclusion": outcome,
             }
@@ -319,7 +325,7 @@ def _in_needs_order(jobs: dict) -> list[str]:
 
 
 def _read_outputs(path: Path) -> dict[str, str]:
-    """Parse a $GITHUB_OUTPUT file: `name=value` lines and `name<<EOF` blocks."""
+    """Parse a $GITHUB_OUTPUT or $GITHUB_ENV file (or a dotenv): `name=value` and `name<<EOF`."""
     outputs: dict[str, str] = {}
     lines = iter(path.read_text().splitlines())
     for line in lines:
@@ -595,7 +601,7 @@ def _gitlab_pipeline(runner: Runner, config: dict, source: str, extra: dict[str,
 
 
 def _gitlab_passed(job: Job) -> bool:
-    return job.outcome == "success" or any("allowed to fail" in note for note in job.notes)
+    return job.outcome in ("success", "warning")
 
 
 def _gitlab_resolve(config: dict, name: str) -> dict:
@@ -679,8 +685,9 @@ def _gitlab_job(
     returncode, text = _run([*GITLAB_SHELL, str(main_file)], clone, env, spec)
     ok = returncode == 0
     allowed = spec.get("allow_failure")
-    if not ok and allowed and (allowed is True or returncode in allowed.get("exit_codes", [])):
-        job.notes.append(f"exit code {returncode}: allowed to fail")
+    warning = bool(allowed) and (allowed is True or returncode in allowed.get("exit_codes", []))
+    if not ok and warning:
+        job.notes.append(f"exit code {returncode}: allowed to fail, so a warning")
     status = "success" if ok else "failed"
     after = spec.get("after_script", default.get("after_script"))
     if after:
@@ -697,7 +704,7 @@ def _gitlab_job(
         report = (artifacts.get("reports") or {}).get("dotenv")
         if report and (clone / report).exists():
             dotenv = _read_outputs(clone / report)
-    job.outcome = "success" if ok else "failure"
+    job.outcome = "success" if ok else "warning" if warning else "failure"
     job.log = text
     job.seconds = time.monotonic() - started
     return job, dotenv
