@@ -392,7 +392,9 @@ class _Expression:
     steps.id.outputs.name, needs.job.result...), the status functions, !, ==,
     !=, && and || with their precedence, and parentheses. Comparisons follow
     GitHub's rules: strings compare ignoring case, and values of different
-    types compare as numbers.
+    types compare as numbers, null as 0. A path that does not exist, such as
+    a step output never written, is null; a job's outputs are strings, ''
+    when their expression is empty.
     """
 
     TOKEN = re.compile(
@@ -428,19 +430,21 @@ class _Expression:
         return token
 
     def _or(self) -> object:
-        left = self._and()
-        while self._peek() == "||":
-            self._take()
-            right = self._and()
-            left = left if _truthy(left) else right
-        return left
+        return self._chain("||", self._and, lambda left, right: left if _truthy(left) else right)
 
     def _and(self) -> object:
-        left = self._comparison()
-        while self._peek() == "&&":
+        return self._chain(
+            "&&", self._comparison, lambda left, right: right if _truthy(left) else left
+        )
+
+    def _chain(
+        self, operator: str, operand: Callable[[], object], pick: Callable[[object, object], object]
+    ) -> object:
+        """Operands joined by `operator`, left to right; `pick` chooses each result, as JS does."""
+        left = operand()
+        while self._peek() == operator:
             self._take()
-            right = self._comparison()
-            left = right if _truthy(left) else left
+            left = pick(left, operand())
         return left
 
     def _comparison(self) -> object:

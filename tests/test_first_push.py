@@ -92,43 +92,51 @@ def bash(script: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def github_check(project: Path, workflow: str) -> str:
-    jobs = yaml.safe_load((project / ".github" / "workflows" / workflow).read_text())["jobs"]
-    steps = [step for job in jobs.values() for step in job.get("steps", [])]
+# How each provider refuses: exit code, message, and the command it gives.
+REFUSALS = {
+    "github": (1, "::error::The {} secret is not set: ", "gh secret set {}"),
+    "gitlab": (3, "The {} CI/CD variable is not set: ", "glab variable set {} --protected"),
+}
+
+
+def store_check(project: Path, ci_provider: str, job: str) -> str:
+    """The lines of a job that check its stores, as the workflow file has them."""
+    if ci_provider == "gitlab":
+        return "\n".join(
+            yaml.safe_load((project / ".gitlab-ci.yml").read_text())[job]["script"][:2]
+        )
+    workflow = yaml.safe_load((project / ".github" / "workflows" / f"{job}.yml").read_text())
+    steps = workflow["jobs"][job]["steps"]
     (check,) = [
         step for step in steps if step.get("name") == "Check that the team's stores are set"
     ]
     return check["run"]
 
 
-@pytest.mark.parametrize("workflow", ["monitor.yml", "retrain.yml"])
-@pytest.mark.parametrize("missing", STORES)
-def test_github_scheduled_jobs_name_whichever_store_secret_is_empty(render, workflow, missing):
-    """An unset secret is an empty string on GitHub: the check names it, and stops the job."""
-    script = github_check(render(4, ci_provider="github"), workflow)
-
-    refused = bash(script, SET | {missing: ""})
-    passed = bash(script, SET)
-
-    assert refused.returncode == 1
-    assert f"::error::The {missing} secret is not set: " in refused.stdout
-    assert f"gh secret set {missing}" in refused.stdout
-    assert passed.returncode == 0, passed.stdout
-
-
+@pytest.mark.parametrize("ci_provider", ["github", "gitlab"])
 @pytest.mark.parametrize("job", ["monitor", "retrain"])
 @pytest.mark.parametrize("missing", STORES)
-def test_gitlab_scheduled_jobs_name_whichever_store_variable_is_unset(render, job, missing):
-    """Not 1, which monitor's allow_failure takes for drift, so the pipeline fails."""
-    config = yaml.safe_load((render(4, ci_provider="gitlab") / ".gitlab-ci.yml").read_text())
-    check = "\n".join(config[job]["script"][:2])
+def test_scheduled_jobs_name_whichever_store_is_not_set(render, ci_provider, job, missing):
+    """Each check names the store that is missing, whichever it is.
 
-    refused = bash(check, {k: v for k, v in SET.items() if k != missing})
+    An unset secret is an empty string on GitHub and an absent variable on
+    GitLab. GitLab's check exits 3, not 1, which monitor's allow_failure takes
+    for drift, so that the pipeline fails.
+    """
+    check = store_check(render(4, ci_provider=ci_provider), ci_provider, job)
+    code, message, command = REFUSALS[ci_provider]
+    unset = (
+        SET | {missing: ""}
+        if ci_provider == "github"
+        else {name: value for name, value in SET.items() if name != missing}
+    )
+
+    refused = bash(check, unset)
     passed = bash(check, SET)
 
-    assert refused.returncode == 3
-    assert f"The {missing} CI/CD variable is not set: " in refused.stdout
-    assert f"glab variable set {missing} --protected" in refused.stdout
+    assert refused.returncode == code, refused.stdout
+    assert message.format(missing) in refused.stdout
+    assert command.format(missing) in refused.stdout
     assert passed.returncode == 0, passed.stdout
 
 
