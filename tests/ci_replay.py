@@ -95,11 +95,18 @@ class Job:
 class Runner:
     """A simulated fresh runner: a folder for each job's clone, HOME and temp files."""
 
-    def __init__(self, project: Path, root: Path, secrets: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        project: Path,
+        root: Path,
+        secrets: Mapping[str, str] | None = None,
+        uv_cache: Path | None = None,
+    ):
         self.project = project
         self.root = root
         self.secrets = dict(secrets or {})
-        self.uv_cache = _host_output("uv", "cache", "dir")
+        # This machine's warm cache unless told otherwise (an empty folder: a cold one).
+        self.uv_cache = str(uv_cache or _host_output("uv", "cache", "dir"))
         self.sha = _host_output("git", "-C", str(project), "rev-parse", "HEAD")
         self.python_version = (project / ".python-version").read_text().strip()
         self.bin = root / "bin"
@@ -146,9 +153,19 @@ class Runner:
         return clone, env
 
 
-def replay(project: Path, root: Path, secrets: Mapping[str, str] | None = None) -> list[Job]:
-    """Replay every job of every workflow the project has, GitHub's or GitLab's."""
-    runner = Runner(project, root, secrets)
+def replay(
+    project: Path,
+    root: Path,
+    secrets: Mapping[str, str] | None = None,
+    uv_cache: Path | None = None,
+) -> list[Job]:
+    """Replay every job of every workflow the project has, GitHub's or GitLab's.
+
+    `secrets` are the repository's secrets (GitHub) or CI/CD variables
+    (GitLab), e.g. the team stack's MLFLOW_TRACKING_URI and PREDICTION_LOG_URL;
+    `root` gets a folder per job, with its clone, HOME and temporary files.
+    """
+    runner = Runner(project, root, secrets, uv_cache)
     if (project / ".gitlab-ci.yml").exists():
         return replay_gitlab(runner)
     return replay_github(runner)
@@ -538,18 +555,36 @@ _GITLAB_KEYWORDS = {
 
 
 def replay_gitlab(runner: Runner) -> list[Job]:
-    """A push to the default branch, then one pipeline for each MLOPS_TASK the rules name."""
+    """A push to the default branch, then one pipeline for each MLOPS_TASK the rules name.
+
+    A job that fails on the default branch (the promotion gate, without the
+    team's registry) is replayed again in a merge request's pipeline, where it
+    is CI's smoke run, so that its commands run on a fresh runner either way.
+    """
     text = (runner.project / ".gitlab-ci.yml").read_text()
     tasks = sorted(set(re.findall(r'\$MLOPS_TASK == "(\w+)"', text)))
-    pipelines = [("push", {})] + [("schedule", {"MLOPS_TASK": task}) for task in tasks]
-    jobs: list[Job] = []
-    for source, variables in pipelines:
-        jobs.extend(_gitlab_pipeline(runner, yaml.safe_load(text), source, variables))
+    jobs = _gitlab_pipeline(runner, yaml.safe_load(text), "push", {})
+    failed = {job.name for job in jobs if job.outcome == "failure"}
+    if failed:
+        # In a merge request's pipeline GitLab sets no CI_COMMIT_BRANCH.
+        merge_request = {"CI_COMMIT_BRANCH": None, "CI_MERGE_REQUEST_IID": "1"}
+        jobs += _gitlab_pipeline(
+            runner, yaml.safe_load(text), "merge_request_event", merge_request, failed
+        )
+    for task in tasks:
+        jobs += _gitlab_pipeline(runner, yaml.safe_load(text), "schedule", {"MLOPS_TASK": task})
     return jobs
 
 
-def _gitlab_pipeline(runner: Runner, config: dict, source: str, extra: dict[str, str]) -> list[Job]:
-    label = extra.get("MLOPS_TASK", source)
+def _gitlab_pipeline(
+    runner: Runner,
+    config: dict,
+    source: str,
+    extra: dict[str, str | None],
+    only: set[str] | None = None,
+) -> list[Job]:
+    """One pipeline's jobs, in stage order; `only` limits it to these jobs."""
+    label = extra.get("MLOPS_TASK") or source
     predefined = {
         "CI": "true",
         "GITLAB_CI": "true",
@@ -568,6 +603,7 @@ def _gitlab_pipeline(runner: Runner, config: dict, source: str, extra: dict[str,
         **runner.secrets,
         **extra,
     }
+    predefined = {name: value for name, value in predefined.items() if value is not None}
     if _gitlab_rules(config.get("workflow", {}).get("rules"), predefined) is None:
         return []
     stages = config.get("stages", ["build", "test", "deploy"])
@@ -579,7 +615,7 @@ def _gitlab_pipeline(runner: Runner, config: dict, source: str, extra: dict[str,
     included = {}
     for name, spec in specs.items():
         when = _gitlab_rules(spec.get("rules"), predefined)
-        if when is not None and when != "never":
+        if when is not None and when != "never" and (only is None or name in only):
             included[name] = (spec, when)
     done: dict[str, Job] = {}
     dotenv: dict[str, dict[str, str]] = {}
