@@ -27,7 +27,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,17 +158,20 @@ def replay(
     root: Path,
     secrets: Mapping[str, str] | None = None,
     uv_cache: Path | None = None,
+    only: Collection[str] | None = None,
 ) -> list[Job]:
     """Replay every job of every workflow the project has, GitHub's or GitLab's.
 
     `secrets` are the repository's secrets (GitHub) or CI/CD variables
     (GitLab), e.g. the team stack's MLFLOW_TRACKING_URI and PREDICTION_LOG_URL;
     `root` gets a folder per job, with its clone, HOME and temporary files.
+    `only` limits the replay to these workflow files (GitHub: "cd.yml") or
+    pipelines (GitLab: "push", or a schedule's MLOPS_TASK such as "monitor").
     """
     runner = Runner(project, root, secrets, uv_cache)
     if (project / ".gitlab-ci.yml").exists():
-        return replay_gitlab(runner)
-    return replay_github(runner)
+        return replay_gitlab(runner, only)
+    return replay_github(runner, only)
 
 
 def summary(jobs: list[Job]) -> str:
@@ -178,10 +181,12 @@ def summary(jobs: list[Job]) -> str:
 # --- GitHub Actions --------------------------------------------------------------------------
 
 
-def replay_github(runner: Runner) -> list[Job]:
-    """Every job of every workflow in .github/workflows, in dependency order."""
+def replay_github(runner: Runner, only: Collection[str] | None = None) -> list[Job]:
+    """Every job of every workflow in .github/workflows (or `only` those), in dependency order."""
     jobs: list[Job] = []
     for path in sorted((runner.project / ".github" / "workflows").glob("*.yml")):
+        if only is not None and path.name not in only:
+            continue
         workflow = yaml.safe_load(path.read_text())
         event, inputs = _github_event(workflow)
         github = {
@@ -554,8 +559,9 @@ _GITLAB_KEYWORDS = {
 }  # fmt: skip
 
 
-def replay_gitlab(runner: Runner) -> list[Job]:
-    """A push to the default branch, then one pipeline for each MLOPS_TASK the rules name.
+def replay_gitlab(runner: Runner, only: Collection[str] | None = None) -> list[Job]:
+    """A push to the default branch, then one pipeline for each MLOPS_TASK the rules name
+    (or `only` those of them).
 
     A job that fails on the default branch (the promotion gate, without the
     team's registry) is replayed again in a merge request's pipeline, where it
@@ -563,7 +569,10 @@ def replay_gitlab(runner: Runner) -> list[Job]:
     """
     text = (runner.project / ".gitlab-ci.yml").read_text()
     tasks = sorted(set(re.findall(r'\$MLOPS_TASK == "(\w+)"', text)))
-    jobs = _gitlab_pipeline(runner, yaml.safe_load(text), "push", {})
+    if only is not None:
+        tasks = [task for task in tasks if task in only]
+    push = only is None or "push" in only
+    jobs = _gitlab_pipeline(runner, yaml.safe_load(text), "push", {}) if push else []
     failed = {job.name for job in jobs if job.outcome == "failure"}
     if failed:
         # In a merge request's pipeline GitLab sets no CI_COMMIT_BRANCH.

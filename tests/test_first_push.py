@@ -8,14 +8,22 @@ servers, and they must fail saying which secret is missing.
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.ci_replay import Job, _evaluate_if, replay, summary
+from tests.helpers import free_port, request, run, start_service
+from tests.team_stack import TeamStack
+from tests.test_level_4 import ROWS, reference, send
 
 CLI = Path(sys.executable).parent / "mlops-levels"
 # The jobs that need the team's servers, by provider: with the secrets unset
@@ -74,6 +82,80 @@ def test_every_job_passes_on_a_fresh_runner_except_refusals_that_name_the_secret
     jobs = replay(generate(tmp_path, level, ci_provider), tmp_path / "runner")
     refusals_are_the_only_failures(jobs, ci_provider)
     assert any(job.outcome == "success" for job in jobs), summary(jobs)
+
+
+# --- With the secrets set, the team's jobs run against the team's servers ----------------
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A loopback receiver for the deploy hook and the alerts: its URL, and what was posted."""
+    posted: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", posted
+    server.shutdown()
+
+
+def succeeded(jobs: list[Job], *names: str) -> None:
+    """None of the jobs failed, and each named one ran and passed."""
+    failed = [job for job in jobs if job.outcome == "failure"]
+    assert not failed, "\n\n".join(f"{job}\n{job.log}" for job in failed)
+    outcomes = {job.name: job.outcome for job in jobs}
+    assert all(outcomes.get(name) == "success" for name in names), summary(jobs)
+
+
+@pytest.mark.slow
+@pytest.mark.replay
+@pytest.mark.parametrize("ci_provider", ["github", "gitlab"])
+def test_team_jobs_run_green_against_the_team_stack(
+    tmp_path, team_stack: TeamStack, webhook, ci_provider
+):
+    """The jobs that refuse without the team's servers pass once the secrets point at
+    them: CD's gate promotes in the team registry and deploys; the service, on that
+    champion, logs its traffic to PostgreSQL; the scheduled monitor reads it and finds
+    no drift, and the scheduled retrain decides and posts its decision."""
+    url, posted = webhook
+    project = generate(tmp_path, 4, ci_provider)
+    stores = {
+        "MLFLOW_TRACKING_URI": team_stack.mlflow_tracking_uri,
+        "PREDICTION_LOG_URL": team_stack.database(f"replay_{ci_provider}"),
+    }
+    secrets = stores | {"PRODUCTION_DEPLOY_HOOK": url, "ALERT_WEBHOOK_URL": url}
+
+    delivery = replay(project, tmp_path / "delivery", secrets, only={"cd.yml", "push"})
+    succeeded(delivery, "pipeline", "deploy")
+    status, alias = request(
+        f"{team_stack.mlflow_tracking_uri}/api/2.0/mlflow/registered-models/alias"
+        "?name=churn-model&alias=champion"
+    )
+    assert status == 200, alias
+    assert any("image" in body for body in posted), posted
+
+    run(project, "uv", "sync", "--extra", "team", "--quiet")
+    port = free_port()
+    argv = ["-m", "churn_model", "serve", "--port", str(port)]
+    service = start_service(project, argv, port, tmp_path / "serve.log", env=stores)
+    try:
+        send(f"http://127.0.0.1:{port}", reference(project).sample(ROWS, random_state=3))
+    finally:
+        service.send_signal(signal.SIGTERM)  # flushes the log's last rows
+        service.wait(timeout=30)
+
+    schedules = {"monitor.yml", "retrain.yml", "monitor", "retrain"}
+    loop = replay(project, tmp_path / "loop", secrets, only=schedules)
+    succeeded(loop, "monitor", "retrain")
+    assert any("Retraining of" in body.get("text", "") for body in posted), posted
 
 
 # --- Each refusal names the secret that is missing, whichever it is -----------------------
