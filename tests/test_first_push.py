@@ -117,6 +117,7 @@ def succeeded(jobs: list[Job], *names: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.replay
+@pytest.mark.team_stack
 @pytest.mark.parametrize("ci_provider", ["github", "gitlab"])
 def test_team_jobs_run_green_against_the_team_stack(
     tmp_path, team_stack: TeamStack, webhook, ci_provider

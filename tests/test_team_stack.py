@@ -147,6 +147,7 @@ def stack(team_stack: TeamStack) -> TeamStack:
 
 
 @pytest.mark.slow
+@pytest.mark.team_stack
 def test_pipeline_registers_and_promotes_in_the_team_registry(stack):
     """The gate's decision lands on the server: its registry is in PostgreSQL and
     the model's files are in the S3 bucket, not in the project."""
@@ -177,6 +178,7 @@ def service(stack, tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.team_stack
 def test_serve_loads_the_champion_from_the_team_registry(stack, service):
     rows = reference(stack.project).drop(columns="target").head(3).to_dict(orient="records")
     status, answer = request(f"{service}/predict", {"rows": rows})
@@ -220,6 +222,7 @@ def traffic(stack, service) -> dict[str, object]:
 
 
 @pytest.mark.slow
+@pytest.mark.team_stack
 def test_predictions_are_logged_to_postgresql_and_monitor_reads_them(stack, traffic):
     logged = python(
         stack,
@@ -260,6 +263,7 @@ def promoted(stack, service, traffic, tmp_path_factory) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.team_stack
 def test_retrain_on_labels_from_the_database_promotes_and_the_service_swaps(service, promoted):
     assert promoted["decision"] == "promoted", promoted["reason"]
     assert promoted["new_rows"] == ROWS
@@ -267,6 +271,7 @@ def test_retrain_on_labels_from_the_database_promotes_and_the_service_swaps(serv
 
 
 @pytest.mark.slow
+@pytest.mark.team_stack
 def test_rollback_in_the_team_registry_swaps_the_running_service_back(stack, service, promoted):
     result = command(
         stack, ".venv/bin/python", "-m", PACKAGE, "rollback", "--reason", "test", "--by", "ci"
@@ -277,6 +282,7 @@ def test_rollback_in_the_team_registry_swaps_the_running_service_back(stack, ser
 
 
 @pytest.mark.slow
+@pytest.mark.team_stack
 def test_dvc_push_to_s3_then_pull_into_a_fresh_clone(stack, tmp_path):
     """The README's remote set-up, committed; a clone gets every output from S3."""
     dvc = str(stack.project / ".venv" / "bin" / "dvc")
