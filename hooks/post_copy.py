@@ -10,6 +10,7 @@ commit -m "Upgrade to level N (Name)"` would after a plain `copier update`.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -37,17 +38,22 @@ def _identity(project: Path) -> list[str]:
     ]
 
 
-def commit(project: Path, message: str) -> None:
-    """Commit everything in the project's folder, as the template wrote it.
+def commit(project: Path, message: str, keep_out: Sequence[str] = ()) -> None:
+    """Commit everything in the project's folder, as the template wrote it, but `keep_out`.
 
     `--no-verify`: pre-commit hooks (level 2 adds them) must not reformat or refuse
     what the template wrote; the commit records exactly that.
     """
     _git(project, "add", "--all", "--", ".")
+    if keep_out:
+        # Back to what HEAD has for them: nothing, in a new repository.
+        _git(project, "reset", "--quiet", "--", *keep_out)
     _git(project, *_identity(project), "commit", "--quiet", "--no-verify", "-m", message)
 
 
-def main(project: Path, message: str) -> None:
+def main(project: Path, message: str, keep_out: Sequence[str] = ()) -> None:
+    """Make `project` a git repository if it is none, and commit it but `keep_out`:
+    the files that were in the folder before the copy, which are the user's."""
     if not (project / ".git").exists():
         _git(project, "init", "--quiet", "--initial-branch=main")
-    commit(project, message)
+    commit(project, message, keep_out)

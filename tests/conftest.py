@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all, run
+from tests.helpers import commit_all, run, template_snapshot
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-copie's `copie` fixtures render the `--template` folder: the snapshot.
+    config.option.template = str(template_snapshot())
 
 
 @pytest.fixture(scope="session", autouse=True)

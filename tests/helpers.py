@@ -2,21 +2,52 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from functools import cache
 from pathlib import Path
+from tempfile import mkdtemp
 
 from mlops_levels.ladder import load_ladder
+from mlops_levels.template_source import PAYLOAD
 
 REPO = Path(__file__).resolve().parents[1]
 LADDER = load_ladder()
 LEVELS = [level["level"] for level in LADDER]  # the level numbers, 0 first, for parametrize
+
+
+def copy_payload(dest: Path) -> Path:
+    """Copy the template's own files from this checkout into `dest`, and return it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PAYLOAD:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+@cache
+def template_snapshot() -> Path:
+    """The template as it was when the session started, as a plain folder.
+
+    Tests render this rather than the checkout: Copier would clone the checkout
+    with its uncommitted changes, and fails on a project that a user generated
+    inside it (a nested repository: "No url found for submodule path"). The
+    snapshot holds the template's files only, and cannot change mid-session.
+    """
+    snapshot = Path(mkdtemp(prefix="mlops-levels-template-"))
+    atexit.register(shutil.rmtree, snapshot, ignore_errors=True)
+    return copy_payload(snapshot)
 
 
 def git(project: Path, *args: str) -> str:

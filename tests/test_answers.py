@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlops_levels.cli import main
-from tests.helpers import LEVELS, REPO, copier_update, git
+from tests.helpers import LEVELS, copier_update, git, template_snapshot
 
 COPIER = [sys.executable, "-m", "copier"]
 
@@ -50,7 +50,15 @@ def test_package_name_is_derived_from_the_project_name(copie):
 def test_plain_copier_copy_works_without_trust(tmp_path, level):
     dest = tmp_path / "churn"
     result = subprocess.run(
-        [*COPIER, "copy", "--defaults", "--data", f"level={level}", str(REPO), str(dest)],
+        [
+            *COPIER,
+            "copy",
+            "--defaults",
+            "--data",
+            f"level={level}",
+            str(template_snapshot()),
+            str(dest),
+        ],
         capture_output=True,
         text=True,
         check=False,

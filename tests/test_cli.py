@@ -28,6 +28,8 @@ def test_new_generates_a_committed_project_that_copier_can_update(tmp_path, leve
     assert Path(answers["_src_path"]).expanduser() == prepare().path
     assert answers["_commit"] == prepare().ref
     assert git(project, "status", "--porcelain") == ""
+    # CI and the Dockerfile install with `uv sync --locked`: the lock is in the first commit.
+    assert "uv.lock" in git(project, "ls-files").split()
     name = LADDER[level]["name"]
     assert (
         git(project, "log", "--format=%s") == f"Start at level {level} ({name}) with mlops-levels\n"
@@ -64,6 +66,71 @@ def test_new_with_force_generates_into_a_non_empty_destination(tmp_path):
 
     assert (project / "notes.txt").read_text() == "mine"
     assert (project / "MATURITY.md").is_file()
+
+
+def test_new_with_force_leaves_the_files_already_there_out_of_the_first_commit(tmp_path, capsys):
+    project = tmp_path / "churn"
+    (project / "drafts").mkdir(parents=True)
+    (project / "notes.txt").write_text("mine")
+    (project / "drafts" / "idea.md").write_text("mine too")
+
+    assert main(["new", str(project), "--defaults", "--force"]) == 0
+
+    tracked = git(project, "ls-files").split()
+    assert "MATURITY.md" in tracked
+    assert "notes.txt" not in tracked
+    assert "drafts/idea.md" not in tracked
+    assert git(project, "status", "--porcelain").split("\n")[:2] == ["?? drafts/", "?? notes.txt"]
+    out = capsys.readouterr().out
+    assert "Left out of the first commit, as they were in" in out
+    assert "drafts/idea.md, notes.txt" in out
+
+
+def test_new_still_creates_the_project_without_the_package_index_and_says_how_to_lock(
+    tmp_path, capsys, monkeypatch
+):
+    project = tmp_path / "churn"
+    # A closed port as the only index, and no cache to fall back on: uv cannot resolve.
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("UV_NO_CACHE", "1")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+
+    assert main(["new", str(project), "--level", "1", "--defaults"]) == 0
+
+    assert (project / "MATURITY.md").is_file()
+    assert git(project, "status", "--porcelain") == ""
+    assert "uv.lock" not in git(project, "ls-files").split()
+    err = capsys.readouterr().err
+    assert f"warning: {project} has no uv.lock: `uv lock` exited" in err
+    assert 'uv lock && git add uv.lock && git commit -m "Lock the dependencies"' in err
+
+
+def test_new_warns_when_the_destination_is_inside_another_git_work_tree(tmp_path, capsys):
+    outer = tmp_path / "checkout"
+    outer.mkdir()
+    git(outer, "init", "--quiet")
+
+    assert main(["new", str(outer / "my-project"), "--defaults"]) == 0
+
+    err = capsys.readouterr().err
+    assert f"is inside the git work tree {outer}" in err
+    assert "add my-project/ to its .gitignore" in err
+
+
+def test_new_generates_into_a_folder_given_relative_to_a_parent(tmp_path, monkeypatch):
+    """The README scaffolds with `new ../my-project`, next to the clone."""
+    (tmp_path / "clone").mkdir()
+    monkeypatch.chdir(tmp_path / "clone")
+
+    assert main(["new", "../my-project", "--defaults"]) == 0
+
+    assert (tmp_path / "my-project" / ".copier-answers.yml").is_file()
+
+
+def test_new_does_not_warn_outside_any_git_work_tree(tmp_path, capsys):
+    assert main(["new", str(tmp_path / "churn"), "--defaults"]) == 0
+
+    assert "git work tree" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

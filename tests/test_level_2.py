@@ -3,15 +3,15 @@ tests, the pre-commit hooks and the CI files, for each CI provider where it matt
 
 One installed project (GitHub Actions, the default) runs the pipeline; the
 other providers differ only in their CI file, which is linted from the render.
-Hook repositories cannot be fetched here, so each hook's tool runs directly, at
-the version that .pre-commit-config.yaml pins, on the files pre-commit would give it.
+A second one (GitLab CI) runs the pre-commit hooks as a user does, through
+`uv run pre-commit` and through a plain `git commit`, with no network.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -21,25 +21,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from identify.identify import tags_from_path
 
-from tests.helpers import commit_all, git, run
+from tests.helpers import git, run
 
 pytestmark = pytest.mark.slow
 
 RAW = Path("data/raw/breast_cancer.csv")
 READ_RUNS = Path(__file__).parent / "scripts" / "read_mlflow_runs.py"
-TOOLS = Path(sys.executable).parent  # actionlint, zizmor, check-jsonschema, pre-commit
-
-# The tools of the pinned pre-commit-hooks release, by hook id, and the files
-# each takes (identify's tags, as pre-commit selects them).
-PRE_COMMIT_HOOKS = {
-    "check-yaml": ("check-yaml", "yaml"),
-    "check-toml": ("check-toml", "toml"),
-    "end-of-file-fixer": ("end-of-file-fixer", "text"),
-    "trailing-whitespace": ("trailing-whitespace-fixer", "text"),
-    "check-added-large-files": ("check-added-large-files --enforce-all", "file"),
-}
+TOOLS = Path(sys.executable).parent  # actionlint, zizmor, check-jsonschema
 
 
 @dataclass(frozen=True)
@@ -316,56 +305,110 @@ def test_gitlab_ci_file_validates_against_the_gitlab_ci_schema(render):
 
 # --- pre-commit ------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module", params=["github", "gitlab"])
-def fresh(request, render, tmp_path_factory) -> Path:
-    """A fresh project as git holds it: the render, committed."""
-    project = tmp_path_factory.mktemp(f"fresh-{request.param}") / "churn-model"
-    shutil.copytree(render(2, ci_provider=request.param), project)
-    commit_all(project)
-    return project
+CONFLICT = "<<<<<<< before updating\nyours\n=======\nthe template's\n>>>>>>> after updating\n"
 
 
-def hook_commands(project: Path) -> list[tuple[list[str], list[str]]]:
-    """Each hook of .pre-commit-config.yaml as the command of its tool at the pinned rev,
-    with the tracked files it would check."""
-    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
-    files = git(project, "ls-files").split()
-    tagged = {path: tags_from_path(str(project / path)) for path in files}
-
-    def having(tag: str) -> list[str]:
-        return [path for path in files if tag in tagged[path]]
-
-    commands = []
-    for repo in config["repos"]:
-        rev = repo["rev"].removeprefix("v")
-        for hook in repo["hooks"]:
-            args = hook.get("args", [])
-            if hook["id"] == "ruff-check":
-                code = having("python") + having("jupyter")
-                commands.append((["uvx", f"ruff@{rev}", "check", "--no-cache"], code))
-            elif hook["id"] == "ruff-format":
-                code = having("python") + having("jupyter")
-                commands.append((["uvx", f"ruff@{rev}", "format", "--check", "--no-cache"], code))
-            elif hook["id"] == "nbstripout":
-                command = ["uvx", f"nbstripout=={rev}", *args, "--verify"]
-                commands.append((command, having("jupyter")))
-            else:
-                tool, tag = PRE_COMMIT_HOOKS[hook["id"]]
-                command = ["uvx", "--from", f"pre-commit-hooks=={rev}", *tool.split(), *args]
-                commands.append((command, having(tag)))
-    return commands
+@pytest.fixture(scope="module")
+def hooked(installed) -> Path:
+    """A fresh installed project of this module's own (GitLab CI, so that both CI files
+    meet the hooks): the tests below install the git hook in it and commit."""
+    return installed(2, ci_provider="gitlab")
 
 
-def test_pre_commit_config_is_valid(fresh):
-    run(fresh, str(TOOLS / "pre-commit"), "validate-config", ".pre-commit-config.yaml")
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory) -> dict[str, str]:
+    """The environment of a machine where only the project's .venv can help: no hook
+    repository can be cloned (every https URL is rewritten to a missing path), uv cannot
+    reach the index, pre-commit starts from an empty store, and no virtual environment's
+    bin is on PATH, as for a git hook run by a plain `git commit`."""
+    path = os.environ["PATH"].split(os.pathsep)
+    return os.environ | {
+        "PATH": os.pathsep.join(
+            entry for entry in path if not Path(entry, "..", "pyvenv.cfg").exists()
+        ),
+        "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre-commit-home")),
+        "UV_OFFLINE": "1",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "url.file:///nowhere/.insteadOf",
+        "GIT_CONFIG_VALUE_0": "https://",
+    }
 
 
-def test_every_pre_commit_hook_passes_on_a_fresh_project(fresh):
-    commands = hook_commands(fresh)
+def attempt(project: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess:
+    """Run a command that may fail, its output (stderr after stdout) in `stdout`."""
+    return subprocess.run(
+        command,
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
-    assert len(commands) == 8
-    for command, files in commands:
-        assert files, f"{command} would check no file"
-        run(fresh, *command, *files)
-    assert git(fresh, "status", "--porcelain") == ""  # no hook changed a file
+
+def test_every_hook_runs_a_tool_from_the_project_environment(render):
+    """A hook from a remote repository would need github.com, and its own copy of a tool
+    could disagree with the version uv.lock pins."""
+    config = yaml.safe_load((render(2) / ".pre-commit-config.yaml").read_text())
+
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    for hook in config["repos"][0]["hooks"]:
+        assert hook["language"] == "unsupported", hook["id"]
+        assert hook["entry"].startswith(("uv run --no-sync ", "uv run --no-project ")), hook["id"]
+
+
+def test_pre_commit_passes_on_a_fresh_project_offline(hooked, offline):
+    """The README's `uv run pre-commit run --all-files`, right after the first commit,
+    with nothing to download: every hook passes and none changes a file."""
+    result = attempt(hooked, offline, "uv", "run", "pre-commit", "run", "--all-files")
+
+    assert result.returncode == 0, result.stdout
+    for hook in ("ruff check", "ruff format", "nbstripout", "check yaml", "check toml"):
+        assert re.search(rf"^{hook}\.+Passed$", result.stdout, re.MULTILINE), result.stdout
+    assert git(hooked, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_conflict_markers_fail_pre_commit_naming_check_merge_conflict(hooked, offline):
+    """Plain `copier update` leaves markers and exits 0, without a git merge under way:
+    the hook must look for them all the same."""
+    readme = hooked / "README.md"
+    readme.write_text(readme.read_text() + CONFLICT)
+    try:
+        result = attempt(hooked, offline, "uv", "run", "pre-commit", "run", "--all-files")
+    finally:
+        git(hooked, "checkout", "--", "README.md")
+
+    assert result.returncode == 1
+    assert re.search(r"^check for merge conflicts\.+Failed$", result.stdout, re.MULTILINE)
+    assert "- hook id: check-merge-conflict" in result.stdout
+    assert (
+        "README.md:" in result.stdout and "Merge conflict string '<<<<<<<' found" in result.stdout
+    )
+
+
+def test_plain_git_commit_runs_the_hooks_and_refuses_a_conflicted_file(hooked, offline):
+    """The hook that `pre-commit install` writes runs from `git commit`, where .venv/bin
+    is not on PATH: it commits a clean change (the 1 MB uv.lock included, which the
+    large-file guard lets through), then refuses conflict markers."""
+    run(hooked, "uv", "run", "pre-commit", "install")
+    commit = ("git", "-c", "user.name=Test", "-c", "user.email=t@example.org", "commit", "-m")
+    (hooked / "notes.md").write_text("# Notes\n")
+    git(hooked, "add", "--all")
+
+    clean = attempt(hooked, offline, *commit, "Notes, and the lock")
+    assert clean.returncode == 0, clean.stdout
+    assert re.search(r"^check for added large files\.+Passed$", clean.stdout, re.MULTILINE)
+    assert "uv.lock" in git(hooked, "show", "--name-only", "--format=", "HEAD").split()
+    assert git(hooked, "status", "--porcelain") == ""
+
+    head = git(hooked, "rev-parse", "HEAD")
+    (hooked / "notes.md").write_text("# Notes\n" + CONFLICT)
+    git(hooked, "add", "notes.md")
+    refused = attempt(hooked, offline, *commit, "Conflicted notes")
+
+    assert refused.returncode == 1
+    assert "- hook id: check-merge-conflict" in refused.stdout
+    assert "notes.md:2: Merge conflict string '<<<<<<<' found" in refused.stdout
+    assert git(hooked, "rev-parse", "HEAD") == head

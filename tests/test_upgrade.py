@@ -29,8 +29,17 @@ import yaml
 from mlops_levels import template_source
 from mlops_levels.cli import main
 from mlops_levels.commands.upgrade import ABANDON
-from mlops_levels.template_source import PAYLOAD, cache_url, prepare
-from tests.helpers import LADDER, LEVELS, REPO, commit_all, copier_update, git, run
+from mlops_levels.template_source import cache_url, prepare
+from tests.helpers import (
+    LADDER,
+    LEVELS,
+    REPO,
+    commit_all,
+    copier_update,
+    git,
+    run,
+    template_snapshot,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -154,6 +163,8 @@ def assert_edits_kept(project: Path, made_up_to: int) -> None:
 
 
 EDITED = {"README.md", "pyproject.toml", "params.yaml", ".gitignore", f"src/{PACKAGE}/train.py"}
+# uv.lock follows pyproject.toml, which the user edited: it locks their dependency too.
+DERIVED = {"uv.lock"}
 
 
 def assert_matches_a_fresh_project(project: Path, level: int, tmp_path: Path, data: list[str]):
@@ -167,7 +178,7 @@ def assert_matches_a_fresh_project(project: Path, level: int, tmp_path: Path, da
         if path.is_dir() or name.startswith(".git/"):
             continue
         assert (project / name).is_file(), f"level {level} should have {name}"
-        if name not in EDITED:
+        if name not in EDITED | DERIVED:
             assert (project / name).read_bytes() == path.read_bytes(), f"{name} differs"
 
 
@@ -245,17 +256,11 @@ def new_project(tmp_path: Path, level: int = 0, name: str = "churn-model") -> Pa
 
 
 @pytest.fixture(scope="module", autouse=True)
-def template_snapshot(tmp_path_factory) -> Iterator[Path]:
+def _template_from_the_snapshot() -> Iterator[Path]:
     """The template as it is when the tier starts, for the CLI to tag and generate from: the
     working tree may change while the tier runs, and a project must upgrade from the
     template version it was generated with."""
-    snapshot = tmp_path_factory.mktemp("template-snapshot")
-    for name in PAYLOAD:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, snapshot / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, snapshot / name)
+    snapshot = template_snapshot()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(template_source, "template_root", lambda: snapshot)
         yield snapshot

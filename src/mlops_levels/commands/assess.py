@@ -53,6 +53,7 @@ class Assessment:
     reached: int
     generated: dict[str, Any] | None
     step: NextStep | None
+    warnings: dict[str, str]  # path: why it could not be read
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -110,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     reached = _level_reached(ladder, results)
     generated = _generated(root, ladder)
     step = _next_step(ladder, results, reached, generated, root)
-    assessment = Assessment(root, ladder, results, reached, generated, step)
+    assessment = Assessment(root, ladder, results, reached, generated, step, project.warnings)
+    # A file name need not be UTF-8; printed, its undecodable bytes show as escapes.
+    sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     if args.json:
         print(json.dumps(_as_json(assessment), indent=2))
     else:
@@ -249,6 +252,7 @@ def _as_json(assessment: Assessment) -> dict[str, Any]:
             "preview": step.preview,
             "todo": [result.criterion["id"] for result in step.todo],
         },
+        "warnings": [{"path": path, "why": why} for path, why in assessment.warnings.items()],
     }
 
 
@@ -275,6 +279,11 @@ def _print_report(assessment: Assessment) -> None:
             print(f"{indent}evidence: {finding.evidence}")
             if not result.passed:
                 print(f"{indent}fix: {fix_hint(criterion['id'])}")
+
+    if assessment.warnings:
+        print(f"\nNot read, so not evidence ({len(assessment.warnings)}):")
+        for path, why in assessment.warnings.items():
+            print(f"  {path}: {why}")
 
     print()
     print(f"Level reached: {reached} - {ladder[reached]['name']}")

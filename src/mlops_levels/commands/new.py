@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import runpy
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from mlops_levels.answers import level_number, parse_data
 from mlops_levels.errors import FAILED, REFUSED, USAGE, CLIError
 from mlops_levels.ladder import describe, load_ladder
+from mlops_levels.lock import FIX, lock
 from mlops_levels.template_source import prepare
 
 
@@ -50,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     dest: Path = args.dest
     _check_destination(dest, force=args.force)
+    _warn_if_nested(dest)
+    before = _snapshot(dest)
     data = parse_data(args.data)
     ladder = load_ladder()
     if args.level is not None:
@@ -64,11 +68,25 @@ def run(args: argparse.Namespace) -> int:
     _progress(f"Generating a level {level['level']} ({level['name']}) project in {dest}")
     _copy(source.url, source.ref, dest, data, interactive=interactive, force=args.force)
 
+    _progress("Locking the dependencies (uv lock)")
+    unlocked = lock(dest)
     _progress("Creating the git repository and its first commit")
+    # With --force, what was in DEST before and that Copier did not overwrite is the user's.
+    theirs = sorted(name for name, stamp in before.items() if _stamp(dest / name) == stamp)
     hook = runpy.run_path(str(source.path / "hooks" / "post_copy.py"))
-    hook["main"](dest, f"Start at level {level['level']} ({level['name']}) with mlops-levels")
+    message = f"Start at level {level['level']} ({level['name']}) with mlops-levels"
+    hook["main"](dest, message, keep_out=theirs)
 
     print(f"\nCreated {dest} at level {describe(level)}")
+    if theirs:
+        print(f"Left out of the first commit, as they were in {dest} before: {', '.join(theirs)}")
+    if unlocked:
+        print(
+            f"warning: {dest} has no uv.lock: {unlocked}. Its CI and Dockerfile install "
+            f"with `uv sync --locked`, which needs it. Once uv can reach the package index, "
+            f"run in {dest}:\n  {FIX}",
+            file=sys.stderr,
+        )
     print(f"Next: cd {dest} && uv sync, then follow README.md.")
     print("MATURITY.md lists what the next level needs, and the command that upgrades.")
     return 0
@@ -93,6 +111,50 @@ def _check_destination(dest: Path, *, force: bool) -> None:
             "read-only. Choose a folder you can write.",
             REFUSED,
         )
+
+
+def _warn_if_nested(dest: Path) -> None:
+    """Warn when DEST lies inside another git work tree, before anything is written.
+
+    That repository would then hold a nested repository, which `git add` there
+    records as a submodule without a URL, so Copier can no longer clone it (as a
+    template, say): "No url found for submodule path".
+    """
+    existing = next(folder for folder in (dest, *dest.absolute().parents) if folder.exists())
+    outer = subprocess.run(
+        ["git", "-C", str(existing), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if outer and Path(outer).resolve() != dest.resolve():
+        inside = dest.resolve().relative_to(Path(outer).resolve())
+        print(
+            f"warning: {dest} is inside the git work tree {outer}. That repository will see "
+            f"the project as a nested repository, and Copier cannot use it as a template "
+            f"source then. Generate outside it, or add {inside}/ "
+            f"to its .gitignore.",
+            file=sys.stderr,
+        )
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def _snapshot(dest: Path) -> dict[str, tuple[int, int] | None]:
+    """The files already in DEST (outside .git), by path, with their size and mtime."""
+    if not dest.is_dir():
+        return {}
+    return {
+        file.relative_to(dest).as_posix(): _stamp(file)
+        for file in dest.rglob("*")
+        if ".git" not in file.relative_to(dest).parts and not file.is_dir()
+    }
 
 
 def _ask_level(ladder: tuple[dict[str, Any], ...]) -> int:
@@ -124,7 +186,9 @@ def _copy(
             warnings.simplefilter("ignore", MissingFileWarning)
             run_copy(
                 url,
-                dest,
+                # Copier refuses to read the answers file (the level guard's external
+                # data) through a path that climbs out of the folder, such as ../project.
+                dest.resolve(),
                 data=data,
                 vcs_ref=ref,
                 defaults=not interactive,

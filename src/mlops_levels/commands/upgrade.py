@@ -38,6 +38,7 @@ from mlops_levels.answers import (
 )
 from mlops_levels.errors import CONFLICT, FAILED, OK, REFUSED, USAGE, CLIError
 from mlops_levels.ladder import Level, describe, load_ladder
+from mlops_levels.lock import FIX, lock
 from mlops_levels.template_source import TemplateSource, prepare
 
 # Copier's `--vcs-ref :current:`: the template version the project records.
@@ -348,14 +349,33 @@ def _upgrade(
 
 
 def _run_step(
-    path: Path, step: Step, data: dict[str, Any], *, ask: bool, commit: CommitHook
+    path: Path,
+    step: Step,
+    data: dict[str, Any],
+    *,
+    ask: bool,
+    commit: CommitHook,
+    relock: bool = True,
 ) -> list[str]:
-    """Run one update in `path` and commit it; return the conflicted files instead, if any."""
+    """Run one update in `path` and commit it; return the conflicted files instead, if any.
+
+    The step's commit carries `uv.lock` refreshed for what the step added, so that
+    the project's `uv sync --locked` (CI, the Dockerfile) installs it. A dry run
+    skips that: its diff would be the lock's thousands of lines.
+    """
     answers = data if step.template else {**data, "level": step.level["level"]}
     _update(path, answers, step.ref, ask=ask)
     conflicts = _conflicts(path)
-    if not conflicts:
-        commit(path, _message(path, step))
+    if conflicts:
+        return conflicts
+    if relock:
+        _progress("Locking the dependencies (uv lock)")
+        if problem := lock(path):
+            _progress(
+                f"warning: uv.lock is not refreshed: {problem}. The step is committed without "
+                f"it; CI's `uv sync --locked` fails until you run, in {path}:\n  {FIX}"
+            )
+    commit(path, _message(path, step))
     return conflicts
 
 
@@ -457,7 +477,8 @@ def _report_conflicts(path: Path, step: Step, conflicts: list[str], final: Step)
 def _report(path: Path, ladder: tuple[Level, ...], final: Step, start: str) -> None:
     """What the upgrade added, and where the project stands against the next level."""
     level = final.level
-    changed = _git(path, "diff", "--shortstat", start, "HEAD", "--", ".").strip()
+    # uv.lock's churn (thousands of lines a level) would hide the template's changes.
+    changed = _git(path, "diff", "--shortstat", start, "HEAD", "--", ".", ":!uv.lock").strip()
     if final.template:
         print(f"\n{path} is at level {describe(level)}, now on template {_recorded_version(path)}")
     else:
@@ -504,7 +525,7 @@ def _dry_run(
         for number, step in enumerate(steps, 1):
             _progress(f"Step {number} of {len(steps)}: {step.title}")
             try:
-                conflicts = _run_step(work, step, data, ask=ask, commit=commit)
+                conflicts = _run_step(work, step, data, ask=ask, commit=commit, relock=False)
             except Exception as error:
                 code = USAGE if isinstance(error, ValueError) else FAILED
                 raise CLIError(

@@ -1,0 +1,154 @@
+"""`assess` on trees nobody here made, built to break it: it finishes, exits 0, prints
+no traceback, and names what it could not read instead of dropping it silently.
+
+Each case runs the CLI in a process of its own, with a timeout, as a person runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_levels.detect import MAX_BYTES, MAX_DEPTH
+
+# Ten lines of aliases, each level nine times the one before: 9**8 values once expanded.
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + level)}: &{chr(98 + level)} [{', '.join([f'*{chr(97 + level)}'] * 9)}]\n"
+    for level in range(8)
+)
+
+
+def assess(root: Path, *args: str, prefix: tuple[str, ...] = (), **env: str) -> tuple[str, str]:
+    result = subprocess.run(
+        [*prefix, sys.executable, "-m", "mlops_levels", "assess", "--no-input", *args, str(root)],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, **env},
+        check=False,
+    )
+    out, err = (
+        stream.decode("utf-8", "backslashreplace") for stream in (result.stdout, result.stderr)
+    )
+    assert result.returncode == 0, err
+    assert "Traceback" not in err
+    return out, err
+
+
+def warnings(root: Path, *args: str, **kwargs) -> dict[str, str]:
+    out, _ = assess(root, "--json", *args, **kwargs)
+    return {warning["path"]: warning["why"] for warning in json.loads(out)["warnings"]}
+
+
+def test_a_recursive_yaml_alias_is_a_warning(tmp_path):
+    (tmp_path / ".gitlab-ci.yml").write_text("job: &loop\n  script: *loop\n")
+
+    assert warnings(tmp_path) == {
+        ".gitlab-ci.yml": "does not parse: the alias *loop contains itself"
+    }
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    (tmp_path / ".gitlab-ci.yml").write_text(ALIAS_BOMB)
+
+    assert "aliases expand to more than" in warnings(tmp_path)[".gitlab-ci.yml"]
+
+
+def test_yaml_nested_too_deeply_to_parse_is_a_warning(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("[" * 5000 + "]" * 5000)
+
+    assert warnings(tmp_path)["dvc.yaml"] == "nested too deeply to parse"
+
+
+def test_folders_nested_beyond_the_depth_limit_are_named_not_walked(tmp_path):
+    deep = str(tmp_path)
+    for _ in range(1100):  # one at a time: mkdir(parents=True) recurses as deep
+        deep += "/d"
+        os.mkdir(deep)
+    Path(deep, "requirements.txt").write_text("mlflow\n")
+
+    found = warnings(tmp_path)
+
+    assert found == {
+        "/".join(["d"] * (MAX_DEPTH + 1)): f"deeper than {MAX_DEPTH} folders: not looked into"
+    }
+
+
+def test_an_unreadable_folder_is_named_and_the_rest_assessed(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "explore.ipynb").write_text("{}")
+    volume = tmp_path / "pgdata"
+    volume.mkdir()
+    (volume / "base").mkdir()
+    volume.chmod(0)
+    # Root reads through permission bits: drop the capabilities that let it.
+    drop = "-dac_override,-dac_read_search"
+    prefix = (
+        ("setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", "--")
+        if os.geteuid() == 0
+        else ()
+    )
+    try:
+        out, _ = assess(tmp_path, prefix=prefix)
+    finally:
+        volume.chmod(0o755)
+
+    assert "pgdata: could not be read: Permission denied" in out
+    assert "notebooks/explore.ipynb" in out
+
+
+def test_a_file_name_that_is_not_utf8_prints_on_a_strict_utf8_terminal(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / os.fsdecode(b"explore-\xff.ipynb")).write_text("{}")
+
+    out, _ = assess(tmp_path, PYTHONIOENCODING="utf-8:strict")
+
+    assert "notebooks/explore-\\udcff.ipynb" in out
+
+
+def test_a_huge_requirements_file_is_read_only_up_to_the_limit(tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    with requirements.open("wb") as file:
+        file.write(b"mlflow==3.1\n")
+        file.truncate(300 * 1024 * 1024)  # sparse: 300 MB on paper, nothing on disk
+
+    out, _ = assess(tmp_path, "--json")
+
+    report = json.loads(out)
+    assert report["warnings"] == [
+        {
+            "path": "requirements.txt",
+            "why": f"larger than {MAX_BYTES >> 20} MiB: only its start was read",
+        }
+    ]
+    tracking = next(c for c in report["criteria"] if c["id"] == "L1-tracking")
+    assert tracking["evidence"].startswith("requirements.txt:1: mlflow==3.1")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "why"),
+    [
+        (".github/workflows/ci.yml", "jobs: [unclosed\n", "does not parse: while parsing"),
+        ("pyproject.toml", "[project\n", "does not parse: Expected ']'"),
+        ("requirements.txt", "\xff\xfe", "not UTF-8 text"),
+    ],
+    ids=["workflow", "pyproject", "binary"],
+)
+def test_a_file_that_does_not_parse_is_a_warning_not_silence(tmp_path, name, text, why):
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_bytes(text.encode("latin-1"))
+
+    assert warnings(tmp_path)[name].startswith(why)
+
+
+def test_a_dangling_symlink_is_not_evidence(tmp_path):
+    (tmp_path / "dvc.yaml").symlink_to(tmp_path / "gone.yaml")
+
+    out, _ = assess(tmp_path, "--json")
+
+    pipeline = next(c for c in json.loads(out)["criteria"] if c["id"] == "L2-pipeline")
+    assert pipeline["status"] == "fail"
