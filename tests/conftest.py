@@ -17,6 +17,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.template = str(template_snapshot())
 
 
+# The `team_stack` fixture: PostgreSQL, S3 and MLflow's server, for any test module.
+pytest_plugins = ["tests.team_stack"]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the CLI's template cache out of the user's home."""

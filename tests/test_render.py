@@ -80,6 +80,7 @@ ADDED_FILES: dict[int, set[str]] = {
         ".github/workflows/cd.yml",  # CD for the default CI provider
         ".dockerignore",
         "Dockerfile",
+        "compose.yaml",
         *(f"src/{PACKAGE}/{module}.py" for module in ("registry", "scoring", "serve", "service")),
         *(f"tests/{module}.py" for module in ("test_registry", "test_scoring", "test_service")),
     },
