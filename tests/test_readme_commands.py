@@ -63,6 +63,8 @@ class Exits:
 OWN_DATA = Skip("your-data.csv stands for the reader's own data")
 TEAM_MLFLOW = Skip("needs the team's MLflow server")
 NO_DOCKER = Skip("needs a Docker engine")
+# tests/test_team_stack.py runs these servers natively and the commands against them.
+TEAM_STACK = Skip("needs the team stack, which `docker compose up` starts")
 TOO_LITTLE_TRAFFIC = Exits(
     2, "a fresh project has logged fewer than monitoring.min_rows predictions"
 )
@@ -94,6 +96,12 @@ MARKED: dict[str, Skip | Server | Exits] = {
     f"docker build -t {SLUG} .": NO_DOCKER,
     f"docker run -p 8000:8000 -e MLFLOW_TRACKING_URI=https://mlflow.example.org {SLUG}": (
         NO_DOCKER
+    ),
+    "docker compose up -d --wait": NO_DOCKER,
+    "export MLFLOW_TRACKING_URI=http://127.0.0.1:5000": TEAM_STACK,
+    "export AWS_ACCESS_KEY_ID=team-stack AWS_SECRET_ACCESS_KEY=team-stack-secret": TEAM_STACK,
+    'git commit -m "Keep the data on S3" .dvc/config': Skip(
+        "commits the S3 remote that the skipped `dvc remote modify` above sets"
     ),
     "PREDICTION_LOG_URL=postgresql+psycopg://user:password@db.example.org/ml"
     f" uv run {PACKAGE} serve": Skip("needs the team's database server"),
