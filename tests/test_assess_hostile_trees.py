@@ -65,13 +65,17 @@ def test_yaml_nested_too_deeply_to_parse_is_a_warning(tmp_path):
 
 
 def test_folders_nested_beyond_the_depth_limit_are_named_not_walked(tmp_path):
-    deep = str(tmp_path)
-    for _ in range(1100):  # one at a time: mkdir(parents=True) recurses as deep
-        deep += "/d"
-        os.mkdir(deep)
-    Path(deep, "requirements.txt").write_text("mlflow\n")
-
-    found = warnings(tmp_path)
+    folders = [str(tmp_path) + "/d" * depth for depth in range(1, 1101)]
+    for folder in folders:  # one at a time: mkdir(parents=True) recurses as deep
+        os.mkdir(folder)
+    Path(folders[-1], "requirements.txt").write_text("mlflow\n")
+    try:
+        found = warnings(tmp_path)
+    finally:
+        # Bottom up, by hand: pytest's own clean-up of tmp_path would recurse as deep.
+        Path(folders[-1], "requirements.txt").unlink()
+        for folder in reversed(folders):
+            os.rmdir(folder)
 
     assert found == {
         "/".join(["d"] * (MAX_DEPTH + 1)): f"deeper than {MAX_DEPTH} folders: not looked into"

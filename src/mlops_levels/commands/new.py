@@ -52,8 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     dest: Path = args.dest
     _check_destination(dest, force=args.force)
-    _warn_if_nested(dest)
-    before = _snapshot(dest)
     data = parse_data(args.data)
     ladder = load_ladder()
     if args.level is not None:
@@ -62,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if interactive and "level" not in data:
         data["level"] = _ask_level(ladder)
     level = ladder[level_number(data.get("level", 0), len(ladder))]
+    _warn_if_nested(dest)
+    before = _snapshot(dest)
 
     _progress("Preparing the template")
     source = prepare()
@@ -132,8 +132,7 @@ def _warn_if_nested(dest: Path) -> None:
         print(
             f"warning: {dest} is inside the git work tree {outer}. That repository will see "
             f"the project as a nested repository, and Copier cannot use it as a template "
-            f"source then. Generate outside it, or add {inside}/ "
-            f"to its .gitignore.",
+            f"source then. Generate outside it, or add {inside}/ to its .gitignore.",
             file=sys.stderr,
         )
 
