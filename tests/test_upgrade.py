@@ -355,6 +355,29 @@ def conflicting_edit(project: Path) -> None:
     commit(project, "polars, above the line")
 
 
+def test_step_commits_a_refreshed_lock_and_says_how_to_lock_when_it_cannot(
+    project_at, capsys, monkeypatch
+):
+    project = project_at(0)
+    before = (project / "uv.lock").read_bytes()
+
+    assert upgrade(capsys, str(project), "--yes")[0] == 0
+    assert "uv.lock" in git(project, "show", "--name-only", "--format=", "HEAD").split()
+    assert (project / "uv.lock").read_bytes() != before, "level 1's MLflow is locked"
+
+    # No cache and a closed port as the only index: the next step cannot lock.
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("UV_NO_CACHE", "1")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    code, _, err = upgrade(capsys, str(project), "--yes")
+
+    assert code == 0, err
+    assert git(project, "log", "-1", "--format=%s") == "Upgrade to level 2 (Automated)\n"
+    assert git(project, "status", "--porcelain") == ""
+    assert "warning: uv.lock is not refreshed: `uv lock` exited" in err
+    assert 'uv lock && git add uv.lock && git commit -m "Lock the dependencies"' in err
+
+
 def test_conflicting_edit_stops_with_markers_the_files_and_what_to_do(project_at, capsys):
     project = project_at(0)
     conflicting_edit(project)
@@ -364,7 +387,7 @@ def test_conflicting_edit_stops_with_markers_the_files_and_what_to_do(project_at
 
     assert code == CONFLICT
     assert "conflict with yours in 1 file:\n  pyproject.toml\n" in err
-    assert 'git add -A && git commit -m "Upgrade to level 1 (Tracked)"' in err
+    assert 'uv lock && git add -A && git commit -m "Upgrade to level 1 (Tracked)"' in err
     assert "Then continue with `mlops-levels upgrade --to 2`" in err
     assert f"\n  {ABANDON}" in err
     assert ABANDON == "git reset --hard && git clean -fd"

@@ -468,7 +468,8 @@ def _report_conflicts(path: Path, step: Step, conflicts: list[str], final: Step)
         'lines between "<<<<<<< before updating" and "=======", and the template\'s between '
         '"=======" and ">>>>>>> after updating".\n'
         f"To finish the step, edit those files in {path} to keep what you need, delete the "
-        f'markers, then run\n  git add -A && git commit -m "{message}"{cont}\n'
+        f"markers, then lock what the step added and commit it:\n"
+        f'  uv lock && git add -A && git commit -m "{message}"{cont}\n'
         f"To abandon the step instead, and get the project back as it was, run\n  {ABANDON}",
         file=sys.stderr,
     )
