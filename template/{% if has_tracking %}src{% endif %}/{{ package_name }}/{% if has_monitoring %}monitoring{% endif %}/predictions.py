@@ -35,7 +35,7 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 
-from .config import _section
+from ..config import Settings, _section
 
 logger = logging.getLogger(__name__)
 
@@ -353,3 +353,15 @@ def _naive_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def log_url(settings: Settings) -> str | None:
+    """The prediction log's database URL, or None when logging is off.
+
+    $PREDICTION_LOG_URL wins over `predictions.url`; a relative SQLite path is
+    relative to the project's root.
+    """
+    if not settings.predictions.log:
+        return None
+    url = os.environ.get(URL_VARIABLE) or settings.predictions.url
+    return resolve_url(url, settings.root)

@@ -1,0 +1,1 @@
+"""The serving API: the registry and its gate, the app, and the server that runs it."""

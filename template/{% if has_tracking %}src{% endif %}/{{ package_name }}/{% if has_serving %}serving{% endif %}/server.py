@@ -1,0 +1,124 @@
+"""Run the serving API (app.py) under uvicorn, with what this project adds to it.
+
+The champion is loaded from the registry that $MLFLOW_TRACKING_URI names, or
+else from the project's mlflow.db. A project with the `monitoring` subpackage
+also logs every prediction and swaps in a new champion without a restart:
+those come as the app's start-up hooks.
+"""
+
+import asyncio
+import gc
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any, Protocol
+
+import uvicorn
+from mlflow.exceptions import MlflowException
+
+from ..config import Settings
+from .app import Hook, Service, create_app
+from .model import Served, serve_champion
+from .registry import CHAMPION, PROGRESS_BAR_VARIABLE
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = __package__.rpartition(".")[0]
+
+
+class PredictionRecorder(Protocol):
+    """What the service needs of a prediction log (monitoring/predictions.py)."""
+
+    dropped: int
+
+    def start(self) -> None: ...
+
+    def record(
+        self,
+        request_id: str,
+        model_name: str,
+        model_version: str,
+        body: bytes,
+        predictions: Sequence[Any],
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@asynccontextmanager
+async def recording(log: PredictionRecorder, service: Service) -> AsyncIterator[None]:
+    """A start-up hook: hand every answered batch to `log` while the app runs."""
+    service.metrics.gauge(
+        "prediction_log_dropped_rows",
+        "Scored rows that the prediction log could not keep",
+        lambda: log.dropped,
+    )
+    log.start()
+    service.listeners.append(log.record)
+    try:
+        yield
+    finally:
+        service.listeners.remove(log.record)
+        # Off the event loop: it waits for the writer to empty the queue.
+        await asyncio.to_thread(log.close)
+
+
+def project_hooks(settings: Settings) -> list[Hook]:
+    """The prediction log and hot swap, in a project with `monitoring`."""
+    if importlib.util.find_spec(f"{PACKAGE}.monitoring") is None:
+        return []
+    # Imported only where it exists: a level-3 project has no such subpackage.
+    from ..monitoring import hot_swap, predictions
+
+    hooks: list[Hook] = []
+    url = predictions.log_url(settings)
+    if url is not None:
+        hooks.append(partial(recording, predictions.PredictionLog(url)))
+    # Last in, so first out at shut-down: no swap while the log closes.
+    hooks.append(partial(hot_swap.keep_champion_current, settings))
+    return hooks
+
+
+def load(settings: Settings) -> tuple[Served | None, str]:
+    """The champion ready to serve, or None and why it is not."""
+    try:
+        served = serve_champion(settings)
+    except (MlflowException, OSError, ValueError) as error:
+        name = settings.registry.model_name
+        reason = f"no {CHAMPION} model '{name}' loaded: {error}"
+        logger.warning("Not ready: %s", reason)
+        return None, reason
+    logger.info("Serving %s", served.summary())
+    return served, ""
+
+
+def run(settings: Settings, host: str, port: int, access_log: bool = False) -> int:
+    """Load the champion and serve it until stopped (Ctrl+C or SIGTERM)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    os.environ.setdefault(PROGRESS_BAR_VARIABLE, "false")
+    try:
+        hooks = project_hooks(settings)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    served, reason = load(settings)
+    app = create_app(settings, served, reason, hooks)
+    # What is loaded by now (MLflow, scikit-learn, the model) stays for the
+    # process's life: out of the garbage collector's sight, it costs no pause
+    # in the middle of a request.
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_level="info",
+        server_header=False,
+    )
+    return 0
