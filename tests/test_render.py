@@ -81,8 +81,21 @@ ADDED_FILES: dict[int, set[str]] = {
         ".dockerignore",
         "Dockerfile",
         "compose.yaml",
-        *(f"src/{PACKAGE}/{module}.py" for module in ("registry", "scoring", "serve", "service")),
-        *(f"tests/{module}.py" for module in ("test_registry", "test_scoring", "test_service")),
+        *(
+            f"src/{PACKAGE}/serving/{module}.py"
+            for module in (
+                "__init__",
+                "app",
+                "metrics",
+                "middleware",
+                "model",
+                "registry",
+                "schemas",
+                "scorer",
+                "server",
+            )
+        ),
+        *(f"tests/serving/test_{module}.py" for module in ("app", "registry", "scorer", "server")),
     },
     4: {
         ".github/workflows/monitor.yml",  # scheduled runs for the default provider
@@ -90,9 +103,14 @@ ADDED_FILES: dict[int, set[str]] = {
         "docs/runbook.md",
         *(
             f"src/{PACKAGE}/{module}.py"
-            for module in ("demo", "monitor", "predictions", "retrain", "rollback")
+            for module in ("demo", "monitor", "retrain", "rollback")
+        ),
+        *(
+            f"src/{PACKAGE}/monitoring/{module}.py"
+            for module in ("__init__", "hot_swap", "predictions")
         ),
         *(f"tests/{module}.py" for module in ("test_monitor", "test_predictions", "test_retrain")),
+        "tests/monitoring/test_hot_swap.py",
     },
 }
 

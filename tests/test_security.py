@@ -8,7 +8,7 @@ project reads, placeholders only), the serving API's routes and limits, how
 model files are loaded, pip-audit in CI, and SECURITY.md.
 
 Only files are read: the service's behaviour (413, 422s, schemathesis) is
-tested by the generated test_service.py and by tests/test_level_3.py, and the
+tested by the generated tests/serving/test_app.py and by tests/test_level_3.py, and the
 scanners (actionlint, zizmor, hadolint, GitLab's schema) run in the tier-2
 files of each level.
 """
@@ -262,7 +262,7 @@ def test_build_context_keeps_out_secrets_data_models_and_the_mlflow_store(render
         "data/predictions.db",
         "models/model.skops",
     ]
-    let_in = ["pyproject.toml", "uv.lock", "params.yaml", f"src/{PACKAGE}/service.py"]
+    let_in = ["pyproject.toml", "uv.lock", "params.yaml", f"src/{PACKAGE}/serving/app.py"]
 
     assert [path for path in kept_out if not docker_ignored(patterns, path)] == []
     assert [path for path in let_in if docker_ignored(patterns, path)] == []
@@ -451,11 +451,13 @@ def test_env_example_has_placeholders_only_and_sets_nothing_as_it_stands(render,
 
 
 def service(root: Path) -> ast.Module:
-    return ast.parse((root / "src" / PACKAGE / "service.py").read_text())
+    """Every module of the serving subpackage, as one tree."""
+    modules = sorted((root / "src" / PACKAGE / "serving").glob("*.py"))
+    return ast.parse("\n".join(path.read_text() for path in modules))
 
 
 def routes(tree: ast.Module) -> dict[tuple[str, str], ast.AST]:
-    """Each `@app.<method>(path)` handler, by method and path."""
+    """Each `@router.<method>(path)` handler, by method and path."""
     found = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -463,7 +465,7 @@ def routes(tree: ast.Module) -> dict[tuple[str, str], ast.AST]:
                 if (
                     isinstance(decorator, ast.Call)
                     and isinstance(decorator.func, ast.Attribute)
-                    and ast.unparse(decorator.func.value) == "app"
+                    and ast.unparse(decorator.func.value) == "router"
                 ):
                     found[(decorator.func.attr, decorator.args[0].value)] = node
     return found
@@ -484,9 +486,12 @@ def test_service_has_exactly_its_documented_routes_and_no_admin_endpoint(render,
     tree = service(render(level))
 
     assert set(routes(tree)) == ROUTES
-    # No other way to add a route: no router, mount, websocket or raw route.
+    # No other way to add a route: one router, no mount, websocket or raw route.
     registrations = {"add_api_route", "api_route", "include_router", "mount", "add_route"}
-    assert calls(tree) & (registrations | {"websocket", "add_websocket_route"}) == set()
+    assert calls(tree) & (registrations | {"websocket", "add_websocket_route"}) == {
+        "include_router"
+    }
+    assert ast.unparse(tree).count("include_router(") == 1
 
 
 @pytest.mark.parametrize("level", SERVING)
@@ -507,7 +512,7 @@ def test_service_limits_the_body_and_forbids_unknown_fields(render, level):
     serving = yaml.safe_load((root / "params.yaml").read_text())["serving"]
 
     assert isinstance(serving["max_request_bytes"], int) and serving["max_request_bytes"] > 0
-    assert "app.add_middleware(Guard, max_bytes=settings.max_request_bytes" in source
+    assert "app.add_middleware(Guard, max_bytes=settings.serving.max_request_bytes" in source
     guard = ast.unparse(classes["Guard"])
     assert "'status': 413" in guard and "content-length" in guard
     for name in ("row_model", "request_model"):
@@ -569,9 +574,10 @@ def test_train_states_the_trusted_types_and_logs_the_model_with_them(render, lev
 
 @pytest.mark.parametrize("level", SERVING)
 def test_registry_loads_only_skops_models_with_the_trusted_types(render, level):
-    registry = ast.unparse(ast.parse((render(level) / "src" / PACKAGE / "registry.py").read_text()))
+    path = render(level) / "src" / PACKAGE / "serving" / "registry.py"
+    registry = ast.unparse(ast.parse(path.read_text()))
 
-    assert "from .train import SKOPS_TRUSTED_TYPES" in registry
+    assert "from ..train import SKOPS_TRUSTED_TYPES" in registry
     assert "skops.io.load(local / flavor['pickled_model'], trusted=SKOPS_TRUSTED_TYPES)" in registry
     assert "flavor.get('serialization_format') != 'skops'" in registry
 
