@@ -150,6 +150,20 @@ def test_predict_answers_from_the_champions_version(service, gate, rows):
     assert request(f"{service.url}/model")[1]["version"] == answer["model_version"]
 
 
+def test_the_default_model_is_served_by_the_numpy_fast_path_and_says_so(service, gate):
+    """Which scorer serves shows in /model, /metrics and the start-up log."""
+    version = gate.first["challenger_version"]
+
+    status, model = request(f"{service.url}/model")
+    with urllib.request.urlopen(f"{service.url}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+
+    assert status == 200
+    assert model["scorer"] == "numpy", model["scorer_reason"]
+    assert 'scorer="numpy"} 1.0' in metrics
+    assert f"version {version} (champion), scored by numpy" in service.log.read_text()
+
+
 def test_bad_input_gets_a_4xx_naming_the_field(service, rows):
     missing = {key: value for key, value in rows[0].items() if key != "mean radius"}
     text = rows[0] | {"mean texture": "abc"}
