@@ -101,10 +101,7 @@ ADDED_FILES: dict[int, set[str]] = {
         ".github/workflows/monitor.yml",  # scheduled runs for the default provider
         ".github/workflows/retrain.yml",
         "docs/runbook.md",
-        *(
-            f"src/{PACKAGE}/{module}.py"
-            for module in ("demo", "monitor", "retrain", "rollback")
-        ),
+        *(f"src/{PACKAGE}/{module}.py" for module in ("demo", "monitor", "retrain", "rollback")),
         *(
             f"src/{PACKAGE}/monitoring/{module}.py"
             for module in ("__init__", "hot_swap", "predictions")
