@@ -468,22 +468,27 @@ def _report_conflicts(path: Path, step: Step, conflicts: list[str], final: Step)
         if step is final
         else f"\nThen continue with `mlops-levels upgrade --to {final.level['level']}`."
     )
-    moved = (
-        f"A file marked ({MOVED}) is one you changed that this template version no longer "
-        "has: it is kept as you left it. Carry your changes over to where its code is now "
-        "(`git status` lists the step's new files), then delete it with `git rm <file>`.\n"
-        if any(name.endswith(f"({MOVED})") for name in conflicts)
-        else ""
-    )
+    moved = [name for name in conflicts if name.endswith(f"({MOVED})")]
+    explained = []
+    if len(moved) < len(conflicts):
+        explained.append(
+            'Each conflict shows your lines between "<<<<<<< before updating" and "=======", '
+            'and the template\'s between "=======" and ">>>>>>> after updating"; edit the file '
+            "to keep what you need and delete the markers."
+        )
+    if moved:
+        explained.append(
+            f"A file marked ({MOVED}) is one you changed that this template version no "
+            "longer has; it is kept as you left it. Carry your changes over to where its code "
+            "is now (`git status` lists the step's new files; README.md of mlops-levels maps "
+            "old modules to new ones), then delete it with `git rm <file>`."
+        )
     print(
         f"mlops-levels: the upgrade to {step.title} stopped: the template's changes conflict "
         f"with yours in {count}:\n{files}\n"
-        "Nothing of this step is committed, and nothing is lost: each conflict shows your "
-        'lines between "<<<<<<< before updating" and "=======", and the template\'s between '
-        '"=======" and ">>>>>>> after updating".\n'
-        f"{moved}"
-        f"To finish the step, edit those files in {path} to keep what you need, delete the "
-        f"markers, then lock what the step added and commit it:\n"
+        "Nothing of this step is committed, and nothing is lost.\n"
+        + "\n".join(explained)
+        + f"\nTo finish the step in {path}, lock what the step added and commit it:\n"
         f'  uv lock && git add -A && git commit -m "{message}"{cont}\n'
         f"To abandon the step instead, and get the project back as it was, run\n  {ABANDON}",
         file=sys.stderr,
