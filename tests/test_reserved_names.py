@@ -48,10 +48,12 @@ def distribution(requirement: str) -> str:
 def declared(project: Path) -> set[str]:
     """Every distribution a rendered pyproject.toml names: dependencies, extras and groups."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = pyproject["project"].get("optional-dependencies", {}).values()
+    groups = pyproject.get("dependency-groups", {}).values()
     requirements = [
         *pyproject["project"]["dependencies"],
-        *(r for extra in pyproject["project"].get("optional-dependencies", {}).values() for r in extra),
-        *(r for group in pyproject.get("dependency-groups", {}).values() for r in group),
+        *(r for extra in extras for r in extra),
+        *(r for group in groups for r in group),
     ]
     return {distribution(r) for r in requirements if isinstance(r, str)}
 
@@ -158,11 +160,21 @@ def test_reserved_names_cover_what_each_distribution_installs(installed):
         "print(json.dumps(tops))\n"
     )
     result = subprocess.run(
-        ["uv", "run", "--all-extras", "--all-groups", "python", "-c", script,
-         json.dumps(sorted(RESERVED["dependencies"]))],
-        cwd=project, capture_output=True, text=True, check=True,
+        [
+            "uv",
+            "run",
+            "--all-extras",
+            "--all-groups",
+            "python",
+            "-c",
+            script,
+            json.dumps(sorted(RESERVED["dependencies"])),
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     for name, tops in json.loads(result.stdout).items():
         importable = {top for top in tops if top.isidentifier()} - {"__pycache__"}
         assert importable - set(RESERVED["dependencies"][name]) == set(), name
-

@@ -28,15 +28,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.helpers import LADDER, LEVELS, REPO
+from tests.helpers import LADDER, LEVELS, REPO, first_level
 
 COPIER = yaml.safe_load((REPO / "copier.yml").read_text())
 PACKAGE = "churn_model"  # what the project name "Churn Model" yields
-
-
-def first_level(capability: str) -> int:
-    """The lowest level with a capability, as copier.yml computes it ("level >= N")."""
-    return int(re.fullmatch(r"\{\{ level >= (\d+) \}\}", COPIER[capability]["default"])[1])
 
 
 def levels_with(capability: str) -> list[int]:
