@@ -102,7 +102,7 @@ TIERS = {
         "test_set_up",
         "test_team_stack",
     ],
-    "upgrade": ["test_upgrade"],
+    "upgrade": ["test_upgrade", "test_upgrade_across_releases"],
     "cli": [
         "test_assess",
         "test_assess_hostile_trees",
