@@ -48,6 +48,8 @@ ADDED_FILES: dict[int, set[str]] = {
             for module in (
                 "__init__",
                 "__main__",
+                "cli",
+                "commands",
                 "config",
                 "data",
                 "evaluate",
@@ -62,16 +64,20 @@ ADDED_FILES: dict[int, set[str]] = {
         ".pre-commit-config.yaml",
         "SECURITY.md",
         "dvc.yaml",
-        *(f"src/{PACKAGE}/{module}.py" for module in ("pipeline", "sample", "schema")),
+        *(
+            f"src/{PACKAGE}/pipeline/{module}.py"
+            for module in ("__init__", "sample", "schema", "stages")
+        ),
         *(
             f"tests/{module}.py"
             for module in (
                 "conftest",
+                "test_config",
                 "test_data",
                 "test_features",
-                "test_pipeline",
-                "test_sample",
-                "test_schema",
+                "pipeline/test_sample",
+                "pipeline/test_schema",
+                "pipeline/test_stages",
                 "test_train",
             )
         ),
@@ -88,11 +94,23 @@ ADDED_FILES: dict[int, set[str]] = {
         ".github/workflows/monitor.yml",  # scheduled runs for the default provider
         ".github/workflows/retrain.yml",
         "docs/runbook.md",
+        *(f"src/{PACKAGE}/demo/{module}.py" for module in ("__init__", "loop", "traffic")),
         *(
-            f"src/{PACKAGE}/{module}.py"
-            for module in ("demo", "monitor", "predictions", "retrain", "rollback")
+            f"src/{PACKAGE}/monitoring/{module}.py"
+            for module in (
+                "__init__",
+                "drift",
+                "monitor",
+                "predictions",
+                "retrain",
+                "rollback",
+                "traffic",
+            )
         ),
-        *(f"tests/{module}.py" for module in ("test_monitor", "test_predictions", "test_retrain")),
+        *(
+            f"tests/monitoring/{module}.py"
+            for module in ("test_monitor", "test_predictions", "test_retrain")
+        ),
     },
 }
 

@@ -1,0 +1,7 @@
+"""`python -m` with this package's name runs its command line (cli.py)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,174 @@
+"""What each command of the command line (cli.py) does.
+
+Every handler reads and checks params.yaml first, so that a wrong setting is
+refused before any work; then it imports the modules the command needs, which
+are those of its subpackage (pipeline/, serving/, monitoring/, demo/) when it
+has one.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import load_settings
+
+# Evidently's documented opt-out of anonymous usage statistics.
+DO_NOT_TRACK_VARIABLE = "DO_NOT_TRACK"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    # skops before MLflow: on import it searches every loaded module for
+    # NumPy's and SciPy's functions, and before MLflow there are fewer (0.3 s).
+    import skops.io  # noqa: F401
+
+    from .train import summary_lines, train
+
+    print("\n".join(summary_lines(settings, train(settings))))
+    return 0
+
+
+def run_example_request(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .data import load_dataset
+
+    features = load_dataset(settings.data_file, settings.data.target).features
+    # pandas writes a missing value as null, which the service accepts where the
+    # model's signature allows it; json.dumps would write NaN, which is not JSON.
+    records = features.head(args.rows).to_json(orient="records", double_precision=15)
+    print(json.dumps({"rows": json.loads(records)}, indent=2))
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .serving.server import run
+
+    return run(settings, args.host, args.port)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .pipeline.stages import prepare_stage, split_line
+
+    print(split_line(prepare_stage(settings, args.train, args.test)))
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .pipeline.stages import model_line, train_stage
+
+    print(model_line(train_stage(settings, args.train, args.model), args.model))
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .pipeline.stages import EvaluationFiles, evaluate_stage, evaluation_lines
+
+    out = EvaluationFiles(args.metrics, args.plots, args.run)
+    evaluation = evaluate_stage(settings, args.test, args.model, out)
+    print("\n".join(evaluation_lines(settings, evaluation)))
+    return 0
+
+
+def run_register(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .pipeline.stages import candidate_line
+    from .serving.registry import register
+
+    try:
+        run_id = json.loads(args.run.read_text())["run_id"]
+    except (OSError, ValueError, KeyError):
+        raise ValueError(
+            f"{args.run} does not name evaluate's MLflow run: run the evaluate "
+            "stage first (`uv run dvc repro evaluate`)."
+        ) from None
+    print(candidate_line(register(settings, run_id, args.out)))
+    return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .serving.registry import describe, promote
+
+    print("\n".join(describe(promote(settings, args.challenger, args.test, args.out))))
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from .pipeline.sample import write_sample
+
+    write_sample(args.path)
+    print(f"wrote the sample data to {args.path}")
+    return 0
+
+
+def run_contract(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    import pandas as pd
+
+    from .pipeline.schema import suggest_columns
+
+    frame = pd.read_csv(args.csv)
+    print(suggest_columns(frame, args.target or settings.data.target))
+    return 0
+
+
+def run_monitor(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    os.environ.setdefault(DO_NOT_TRACK_VARIABLE, "1")
+    from .monitoring.monitor import UNUSABLE, TooLittleData, monitor, summary_lines
+
+    try:
+        summary = monitor(settings, args.since)
+    except TooLittleData as reason:
+        print(f"monitor: {reason}")
+        return UNUSABLE
+    print("\n".join(summary_lines(summary)))
+    return summary.exit_code
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .monitoring.retrain import retrain
+
+    decision = retrain(settings)
+    print(f"retrain: {decision.decision}: {decision.reason}")
+    return 1 if decision.decision == "refused" else 0
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .monitoring.rollback import rollback
+
+    done = rollback(settings, args.by, args.reason)
+    print(
+        f"rollback: '{done.model_name}' champion is version {done.to_version} again "
+        f"(was {done.from_version}); by {done.by}: {done.reason}"
+    )
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    from .demo.loop import run_demo
+    from .demo.traffic import DemoFailed
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        run_demo(settings, folder.resolve())
+    except DemoFailed as error:
+        print(f"demo: failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    print("demo: the loop is closed: drift found, retrained, promoted, swapped in")
+    return 0
