@@ -26,12 +26,6 @@ HOST_HELP = "address to listen on (default: $SERVING_HOST or 127.0.0.1)"
 PORT_HELP = "port to listen on (default: $SERVING_PORT or 8000)"
 SINCE_HELP = "rows logged since then, UTC unless it says (default: window_days ago)"
 KEEP_HELP = "work in DIR and keep it (default: a temporary folder, removed after)"
-# Each command prints what matters: keep MLflow's warnings, not its chatter,
-# and no progress bar for each model download.
-QUIET_MLFLOW = {
-    "MLFLOW_LOGGING_LEVEL": "WARNING",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-}
 
 
 def positive_integer(text: str) -> int:
@@ -77,11 +71,6 @@ class Command:
     takes_params: bool = True
     # 1 is monitor's verdict "drift": its errors exit 2, which a job tells apart.
     error_code: int = 1
-
-    @property
-    def handler(self) -> str:
-        """The function of commands.py that runs it, imported only then."""
-        return "run_" + self.name.replace("-", "_")
 
 
 COMMANDS = [
@@ -222,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         for flags, options in command.options:
             sub.add_argument(*flags, **options)
-        sub.set_defaults(handler=command.handler, error_code=command.error_code)
+        # The function of commands.py that runs it, imported only then.
+        handler = "run_" + command.name.replace("-", "_")
+        sub.set_defaults(handler=handler, error_code=command.error_code)
     return parser
 
 
@@ -230,8 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command named on the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     exit_without_collecting()
-    for variable, value in QUIET_MLFLOW.items():
-        os.environ.setdefault(variable, value)
+    # Each command prints what matters: keep MLflow's warnings, not its chatter,
+    # nor its progress bar for each model download.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from . import commands
 
     try:

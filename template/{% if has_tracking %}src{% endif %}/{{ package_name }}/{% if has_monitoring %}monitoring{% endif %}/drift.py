@@ -19,6 +19,8 @@ from evidently import (
 )
 from evidently.presets import ClassificationQuality, DataDriftPreset
 
+from ..evaluate import BINARY
+
 # Evidently's classification metrics, by their type, and their names here,
 # which are those of evaluate.py.
 PERFORMANCE_METRICS = {
@@ -98,7 +100,7 @@ def measure_performance(
         BinaryClassification(
             target="label", prediction_labels="prediction", pos_label=classes[1]
         )
-        if len(classes) == 2
+        if len(classes) == BINARY
         else MulticlassClassification(target="label", prediction_labels="prediction")
     )
     data = Dataset.from_pandas(

@@ -29,7 +29,7 @@ project's experiment.
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -111,27 +111,33 @@ def monitor(
     write_reports(
         drift_run, performance_run, root / DRIFT_REPORT, root / PERFORMANCE_REPORT
     )
-    experiment_id = start_tracking(root, settings.tracking.experiment)
+    summary = Summary(
+        drifted=drift.drifted,
+        drift_share=drift.share,
+        drift_share_threshold=settings.monitoring.drift_share,
+        drifted_columns=drift.drifted_columns,
+        columns=drift.columns,
+        rows=len(current),
+        reference_rows=len(reference.frame),
+        window={"since": since.isoformat(), "until": until.isoformat()},
+        model_versions=sorted(log["model_version"].astype(str).unique()),
+        performance=performance,
+        reports={
+            "drift": DRIFT_REPORT.as_posix(),
+            "performance": PERFORMANCE_REPORT.as_posix() if performance else None,
+        },
+        exit_code=DRIFT if drift.drifted else NO_DRIFT,
+        mlflow_run_id="",
+    )
+    return record(settings, summary)
+
+
+def record(settings: Settings, summary: Summary) -> Summary:
+    """Log the run to MLflow and write summary.json, which names the run."""
+    experiment_id = start_tracking(settings.root, settings.tracking.experiment)
     with mlflow.start_run(experiment_id=experiment_id, run_name=RUN_NAME) as run:
-        summary = Summary(
-            drifted=drift.drifted,
-            drift_share=drift.share,
-            drift_share_threshold=settings.monitoring.drift_share,
-            drifted_columns=drift.drifted_columns,
-            columns=drift.columns,
-            rows=len(current),
-            reference_rows=len(reference.frame),
-            window={"since": since.isoformat(), "until": until.isoformat()},
-            model_versions=sorted(log["model_version"].astype(str).unique()),
-            performance=performance,
-            reports={
-                "drift": DRIFT_REPORT.as_posix(),
-                "performance": PERFORMANCE_REPORT.as_posix() if performance else None,
-            },
-            exit_code=DRIFT if drift.drifted else NO_DRIFT,
-            mlflow_run_id=run.info.run_id,
-        )
-        summary_file = root / SUMMARY_FILE
+        summary = replace(summary, mlflow_run_id=run.info.run_id)
+        summary_file = settings.root / SUMMARY_FILE
         summary_file.write_text(json.dumps(asdict(summary), indent=2) + "\n")
         log_run(settings, summary)
     return summary

@@ -34,7 +34,7 @@ from sklearn.preprocessing import label_binarize
 
 from ..config import Settings
 from ..data import Dataset, Split, load_dataset, split_dataset
-from ..evaluate import evaluate
+from ..evaluate import BINARY, evaluate
 from ..tracking import git_tags, log_dataset, start_tracking
 from ..train import SKOPS_TRUSTED_TYPES, build_model, log_model
 from .schema import check_contract
@@ -243,7 +243,7 @@ def positive_scores(model: Pipeline, rows: Dataset) -> tuple[np.ndarray, np.ndar
     """
     probabilities = model.predict_proba(rows.features)
     classes = model.classes_
-    if len(classes) == 2:
+    if len(classes) == BINARY:
         return (rows.labels == classes[1]).to_numpy(dtype=int), probabilities[:, 1]
     actual = label_binarize(rows.labels, classes=classes)
     return actual.ravel(), probabilities.ravel()
