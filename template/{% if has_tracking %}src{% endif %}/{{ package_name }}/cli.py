@@ -1,14 +1,15 @@
 """The command line, `python -m` with this package's name: every command.
 
 A command whose subpackage the project lacks (pipeline/, serving/, monitoring/,
-demo/) is not offered. Its handler, in commands.py, is imported only once it
-runs, and MLflow, scikit-learn and the rest after it: `--help` and a mistyped
-option answer at once.
+demo/) is not offered. Its handler, in commands.py, imports what it needs only
+once it runs: MLflow, scikit-learn and the rest load after the command line is
+read, so `--help` and a mistyped option answer at once.
 """
 
 import argparse
 import getpass
 import importlib.util
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import exit_without_collecting
+from . import commands, exit_without_collecting
 
 # How the Dockerfile binds the container's port without changing the command.
 DEFAULT_HOST = os.environ.get("SERVING_HOST", "127.0.0.1")
@@ -197,23 +198,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="config file (default: the nearest params.yaml, here or in a parent)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         if command.needs and not importlib.util.find_spec(
             f"{__package__}.{command.needs}"
         ):
             continue
-        sub = commands.add_parser(
+        handler = getattr(commands, "run_" + command.name.replace("-", "_"))
+        sub = subparsers.add_parser(
             command.name,
             help=command.help,
-            description=command.help,
+            description=inspect.getdoc(handler),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
             parents=[shared] if command.takes_params else [],
         )
         for flags, options in command.options:
             sub.add_argument(*flags, **options)
-        # The function of commands.py that runs it, imported only then.
-        handler = "run_" + command.name.replace("-", "_")
-        sub.set_defaults(handler=handler, error_code=command.error_code)
+        sub.set_defaults(run=handler, error_code=command.error_code)
     return parser
 
 
@@ -225,10 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # nor its progress bar for each model download.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from . import commands
-
     try:
-        return getattr(commands, args.handler)(args)
+        return args.run(args)
     except (OSError, ValueError) as error:
         return fail(error, args.error_code)
     except library_errors() as error:

@@ -21,6 +21,12 @@ DO_NOT_TRACK_VARIABLE = "DO_NOT_TRACK"
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Train the model on the data named in params.yaml, evaluate it on a held-out
+    split and log the run to MLflow: parameters, metrics, the data's path and MD5
+    hash, the git commit, and the model with its signature and an input example.
+
+    Runs go to mlflow.db at the project root, or to $MLFLOW_TRACKING_URI when set.
+    """
     settings = load_settings(args.params)
     # skops before MLflow: on import it searches every loaded module for
     # NumPy's and SciPy's functions, and before MLflow there are fewer (0.3 s).
@@ -33,6 +39,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_example_request(args: argparse.Namespace) -> int:
+    """Print a request body for the service's /predict: the first rows of the data
+    named in params.yaml, without the target column, as {"rows": [...]}.
+
+    Send it to the running service (`serve`) with
+      uv run %(prog)s |
+        curl -sS --fail-with-body localhost:8000/predict \\
+        -H 'content-type: application/json' -d @-
+    """
     settings = load_settings(args.params)
     from .data import load_dataset
 
@@ -45,6 +59,12 @@ def run_example_request(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """Serve the registry's champion model over HTTP: /predict, /health, /ready,
+    /model and /metrics, with the API's documentation at /docs.
+
+    The model comes from $MLFLOW_TRACKING_URI's registry when set, else from the
+    project's mlflow.db; params.yaml names it and sets the request limits.
+    """
     settings = load_settings(args.params)
     from .serving.server import run
 
@@ -52,6 +72,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
+    """The pipeline's first stage: check the raw data (data.path) against the data
+    contract (pipeline/schema.py), then split it into training and held-out rows.
+    """
     settings = load_settings(args.params)
     from .pipeline.stages import prepare_stage, split_line
 
@@ -60,6 +83,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    """The pipeline's train stage: fit the model on the training rows, save it."""
     settings = load_settings(args.params)
     from .pipeline.stages import model_line, train_stage
 
@@ -68,6 +92,10 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    """The pipeline's evaluate stage: score the model on the held-out rows, write
+    the metrics and the data of the plots, log the run to MLflow and write its id
+    for the stages after it.
+    """
     settings = load_settings(args.params)
     from .pipeline.stages import EvaluationFiles, evaluate_stage, evaluation_lines
 
@@ -78,6 +106,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_register(args: argparse.Namespace) -> int:
+    """The register stage: add the model of evaluate's run to MLflow's registry,
+    as a new version of registry.model_name, with the alias `challenger`.
+    """
     settings = load_settings(args.params)
     from .pipeline.stages import candidate_line
     from .serving.registry import register
@@ -94,6 +125,10 @@ def run_register(args: argparse.Namespace) -> int:
 
 
 def run_promote(args: argparse.Namespace) -> int:
+    """The promotion gate: score the challenger and the champion on the held-out
+    rows with registry.metric; the challenger becomes champion only if it is
+    better by more than registry.margin.
+    """
     settings = load_settings(args.params)
     from .serving.registry import describe, promote
 
@@ -102,6 +137,9 @@ def run_promote(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    """Rebuild the sample data from scikit-learn's copy, byte for byte, with the
+    MD5 that DVC records for it (CI does so before `dvc repro`).
+    """
     from .pipeline.sample import write_sample
 
     write_sample(args.path)
@@ -110,6 +148,9 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_contract(args: argparse.Namespace) -> int:
+    """Print a COLUMNS mapping for pipeline/schema.py that a CSV meets, generated
+    from its columns and values: paste it over the old one, then review it.
+    """
     settings = load_settings(args.params)
     import pandas as pd
 
@@ -121,6 +162,16 @@ def run_contract(args: argparse.Namespace) -> int:
 
 
 def run_monitor(args: argparse.Namespace) -> int:
+    """Compare the rows the service logged recently with the training data:
+    Evidently tests each feature column for drift, and the data has drifted when
+    at least monitoring.drift_share of them have. Where labels have arrived (a CSV
+    file or a `labels` table, see params.yaml), the predictions are scored too.
+
+    Writes reports/monitoring/drift.html, performance.html (with labels) and
+    summary.json, and logs them to MLflow as a run named `monitor`.
+
+    Exit codes: 0 no drift, 1 drift, 2 too little data or an error.
+    """
     settings = load_settings(args.params)
     os.environ.setdefault(DO_NOT_TRACK_VARIABLE, "1")
     from .monitoring.monitor import UNUSABLE, TooLittleData, monitor, summary_lines
@@ -135,6 +186,15 @@ def run_monitor(args: argparse.Namespace) -> int:
 
 
 def run_retrain(args: argparse.Namespace) -> int:
+    """Retrain on the training data plus the logged predictions that have labels,
+    then run the promotion gate: a better model becomes champion, and the running
+    service swaps it in. Guardrails: labelled rows within the data contract, at
+    least retraining.min_new_rows of them that the training data does not hold
+    yet, and never a model that is not better.
+
+    Writes reports/retraining/ (decision.json says what was decided and why).
+    Exit codes: 0 promoted, kept or skipped; 1 refused or error.
+    """
     settings = load_settings(args.params)
     from .monitoring.retrain import retrain
 
@@ -144,6 +204,10 @@ def run_retrain(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
+    """Point the `champion` alias back at the version the current champion
+    replaced, and record who did it and why in MLflow. The service picks it up
+    without a restart, within hot_swap.interval_seconds.
+    """
     settings = load_settings(args.params)
     from .monitoring.rollback import rollback
 
@@ -156,14 +220,19 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """Run the continuous-training loop end to end in a scratch folder: train and
+    serve a champion, send normal then drifted traffic, let `monitor` find the
+    drift, `retrain`, and watch the service swap in the new champion without a
+    failed request. Touches neither mlflow.db nor the prediction log.
+    """
     settings = load_settings(args.params)
-    from .demo.loop import run_demo
+    from .demo.loop import run_loop
     from .demo.traffic import DemoFailed
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        run_demo(settings, folder.resolve())
+        run_loop(settings, folder.resolve())
     except DemoFailed as error:
         print(f"demo: failed: {error}", file=sys.stderr)
         return 1

@@ -93,7 +93,7 @@ def verdict(summary: dict) -> str:
     )
 
 
-def run_demo(settings: Settings, folder: Path) -> None:
+def run_loop(settings: Settings, folder: Path) -> None:
     """The loop, step by step, in `folder`; DemoFailed names the step that failed."""
     params_file = scratch_settings(settings, folder)
     # Without these, every store defaults to the scratch folder, here and in
