@@ -305,6 +305,8 @@ def kept_out_of_git(level: int) -> list[str]:
     ]
     if level in TRACKING:
         paths += [".dvc/cache/files/md5/00/11", ".dvc-storage/files/md5/00/11"]
+    if level in PIPELINE:
+        paths += ["reports/evaluate_run.json"]
     if level in SERVING:
         paths += ["reports/registry/promotion.json"]
     if level in MONITORING:
