@@ -72,6 +72,7 @@ ADDED_FILES: dict[int, set[str]] = {
             f"tests/{module}.py"
             for module in (
                 "conftest",
+                "test_cli",
                 "test_config",
                 "test_data",
                 "test_features",
