@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         for flags, options in command.options:
             sub.add_argument(*flags, **options)
-        sub.set_defaults(run=handler, error_code=command.error_code)
+        sub.set_defaults(handler=handler, error_code=command.error_code)
     return parser
 
 
@@ -227,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
-        return args.run(args)
+        return args.handler(args)
     except (OSError, ValueError) as error:
         return fail(error, args.error_code)
     except library_errors() as error:
