@@ -16,6 +16,9 @@ from functools import cache
 from pathlib import Path
 from tempfile import mkdtemp
 
+import jinja2
+import yaml
+
 from mlops_levels.ladder import load_ladder
 from mlops_levels.template_source import PAYLOAD
 
@@ -139,3 +142,28 @@ def start_service(
         time.sleep(0.3)
     process.kill()
     raise AssertionError(f"the service never got ready:\n{log.read_text()}")
+
+
+def first_level(question: str) -> int:
+    """The lowest level at which a copier.yml question holds: a computed flag's default,
+    or the `when` of a question Copier asks.
+
+    Rendered with Jinja at each level, the flags before it first, in copier.yml's
+    order as Copier renders them: the threshold stays written once, in copier.yml.
+    """
+    config = yaml.safe_load((REPO / "copier.yml").read_text(encoding="utf-8"))
+    jinja = jinja2.Environment()
+
+    def holds(expression: str, context: dict[str, object]) -> bool:
+        return jinja.from_string(expression).render(context) == "True"
+
+    for level in LEVELS:
+        context: dict[str, object] = {"level": level}
+        for name, spec in config.items():
+            if name == question:
+                if holds(spec["default"] if spec.get("when") is False else spec["when"], context):
+                    return level
+                break
+            if isinstance(spec, dict) and spec.get("when") is False and spec.get("type") == "bool":
+                context[name] = holds(spec["default"], context)
+    raise LookupError(f"copier.yml: {question} holds at no level")

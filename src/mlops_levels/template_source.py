@@ -22,7 +22,7 @@ from mlops_levels import __version__
 from mlops_levels.errors import FAILED, CLIError
 
 # What a template is made of; everything else in the checkout is the CLI's.
-PAYLOAD = ("copier.yml", "template", "levels", "hooks")
+PAYLOAD = ("copier.yml", "template", "levels", "includes", "hooks")
 DEFAULT_HOME = "~/.cache/mlops-levels"
 # In the cache repository's .git: the payload digest, tag and tree the last prepare() left.
 STAMP = "mlops-levels-payload"

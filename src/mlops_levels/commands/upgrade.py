@@ -39,6 +39,7 @@ from mlops_levels.answers import (
 from mlops_levels.errors import CONFLICT, FAILED, OK, REFUSED, USAGE, CLIError
 from mlops_levels.ladder import Level, describe, load_ladder
 from mlops_levels.lock import FIX, lock
+from mlops_levels.removed_files import keep_edited
 from mlops_levels.template_source import TemplateSource, prepare
 
 # Copier's `--vcs-ref :current:`: the template version the project records.
@@ -47,6 +48,9 @@ CURRENT = ":current:"
 MARKERS = {b"<<<<<<< before updating", b">>>>>>> after updating"}
 # Undoes an unfinished step. No -x: files git ignores (data, mlflow.db, .venv) stay.
 ABANDON = "git reset --hard && git clean -fd"
+# How the conflict report marks a file the user changed that the new template
+# version no longer has: its code moved, and the user's changes must follow it.
+MOVED = "yours; the template moved its code"
 # Template sources Copier fetches rather than reads from a folder.
 REMOTE = re.compile(r"^([\w+.-]+://|gh:|gl:|[\w.-]+@[\w.-]+:)")
 SHOWN_DIRTY_LINES = 10
@@ -364,8 +368,11 @@ def _run_step(
     skips that: its diff would be the lock's thousands of lines.
     """
     answers = data if step.template else {**data, "level": step.level["level"]}
+    answers_before = (path / ANSWERS_FILE).read_text(encoding="utf-8")
     _update(path, answers, step.ref, ask=ask)
-    conflicts = _conflicts(path)
+    conflicts = _conflicts(path) + [
+        f"{name} ({MOVED})" for name in keep_edited(path, answers_before)
+    ]
     if conflicts:
         return conflicts
     if relock:
@@ -461,14 +468,27 @@ def _report_conflicts(path: Path, step: Step, conflicts: list[str], final: Step)
         if step is final
         else f"\nThen continue with `mlops-levels upgrade --to {final.level['level']}`."
     )
+    moved = [name for name in conflicts if name.endswith(f"({MOVED})")]
+    explained = []
+    if len(moved) < len(conflicts):
+        explained.append(
+            'Each conflict shows your lines between "<<<<<<< before updating" and "=======", '
+            'and the template\'s between "=======" and ">>>>>>> after updating"; edit the file '
+            "to keep what you need and delete the markers."
+        )
+    if moved:
+        explained.append(
+            f"A file marked ({MOVED}) is one you changed that this template version no "
+            "longer has; it is kept as you left it. Carry your changes over to where its code "
+            "is now (`git status` lists the step's new files; README.md of mlops-levels maps "
+            "old modules to new ones), then delete it with `git rm <file>`."
+        )
     print(
         f"mlops-levels: the upgrade to {step.title} stopped: the template's changes conflict "
         f"with yours in {count}:\n{files}\n"
-        "Nothing of this step is committed, and nothing is lost: each conflict shows your "
-        'lines between "<<<<<<< before updating" and "=======", and the template\'s between '
-        '"=======" and ">>>>>>> after updating".\n'
-        f"To finish the step, edit those files in {path} to keep what you need, delete the "
-        f"markers, then lock what the step added and commit it:\n"
+        "Nothing of this step is committed, and nothing is lost.\n"
+        + "\n".join(explained)
+        + f"\nTo finish the step in {path}, lock what the step added and commit it:\n"
         f'  uv lock && git add -A && git commit -m "{message}"{cont}\n'
         f"To abandon the step instead, and get the project back as it was, run\n  {ABANDON}",
         file=sys.stderr,
