@@ -88,6 +88,7 @@ COMMANDS = [
         [
             option("--host", default=DEFAULT_HOST, help=HOST_HELP),
             option("--port", type=int, default=DEFAULT_PORT, help=PORT_HELP),
+            option("--access-log", action="store_true", help="log every request"),
         ],
         needs="serving",
     ),

@@ -68,7 +68,8 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.params)
     from .serving.server import run
 
-    return run(settings, args.host, args.port)
+    # The access log costs throughput: off unless asked for.
+    return run(settings, args.host, args.port, access_log=args.access_log)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
