@@ -183,6 +183,12 @@ def load_settings(path: Path | None = None) -> Settings:
     return settings
 
 
+def write_params(settings: Settings, path: Path) -> None:
+    """Write `settings` to `path` as a params.yaml, e.g. for a scratch project."""
+    values = settings.model_dump(mode="json", exclude={"root"}, exclude_none=True)
+    path.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
+
+
 def needed_sections() -> list[str]:
     """The optional sections that this project's subpackages read."""
     return [

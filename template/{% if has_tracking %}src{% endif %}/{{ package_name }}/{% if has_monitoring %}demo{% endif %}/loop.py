@@ -26,9 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, write_params
 from ..data import load_dataset
 from ..monitoring.predictions import URL_VARIABLE
 from ..pipeline.stages import run_all
@@ -55,14 +54,16 @@ def say(step: str, message: str) -> None:
 
 def scratch_settings(settings: Settings, folder: Path) -> Path:
     """A params.yaml in `folder` whose stores live there, and a one-second swap."""
-    values = settings.model_dump(mode="json", exclude={"root"})
-    values["data"]["path"] = str(settings.data_file)
-    values["predictions"].update(
-        log=True, url="sqlite:///predictions.db", labels="labels.csv"
+    data = settings.data.model_copy(update={"path": str(settings.data_file)})
+    predictions = settings.predictions.model_copy(
+        update={"log": True, "url": "sqlite:///predictions.db", "labels": "labels.csv"}
     )
-    values["hot_swap"]["interval_seconds"] = 1
+    hot_swap = settings.hot_swap.model_copy(update={"interval_seconds": 1})
+    scratch = settings.model_copy(
+        update={"data": data, "predictions": predictions, "hot_swap": hot_swap}
+    )
     path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
+    write_params(scratch, path)
     return path
 
 
