@@ -188,8 +188,9 @@ def test_demo_closes_the_loop_without_a_failed_request(project, tmp_path):
 
     lines = result.stdout.splitlines()
     print("\n" + result.stdout)
-    assert "normal traffic" in lines[2] and lines[2].endswith("(exit 0)")
-    assert lines[3].endswith("(exit 1)")
+    normal, drifted = [line for line in lines if line.startswith("demo: monitor")]
+    assert "normal traffic" in normal and normal.endswith("(exit 0)")
+    assert drifted.endswith("(exit 1)")
     decision = json.loads((tmp_path / "reports" / "retraining" / "decision.json").read_text())
     assert decision["decision"] == "promoted"
     assert decision["champion_version"] != "1"

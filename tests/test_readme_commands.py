@@ -81,7 +81,7 @@ MARKED: dict[str, Skip | Server | Exits] = {
     "export MLFLOW_TRACKING_URI=https://mlflow.example.org": TEAM_MLFLOW,
     "uv run dvc add data/raw/your-data.csv": OWN_DATA,
     "git add data/raw/your-data.csv.dvc": OWN_DATA,
-    f"uv run python -m {PACKAGE}.schema data/raw/your-data.csv": OWN_DATA,
+    f"uv run {PACKAGE} contract data/raw/your-data.csv": OWN_DATA,
     "uv run dvc remote modify local url s3://your-bucket/your-project": Skip(
         "needs the team's bucket, and the commands after it use the local remote"
     ),

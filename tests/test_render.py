@@ -49,6 +49,8 @@ ADDED_FILES: dict[int, set[str]] = {
             for module in (
                 "__init__",
                 "__main__",
+                "cli",
+                "commands",
                 "config",
                 "data",
                 "evaluate",
@@ -63,16 +65,21 @@ ADDED_FILES: dict[int, set[str]] = {
         ".pre-commit-config.yaml",
         "SECURITY.md",
         "dvc.yaml",
-        *(f"src/{PACKAGE}/{module}.py" for module in ("pipeline", "sample", "schema")),
+        *(
+            f"src/{PACKAGE}/pipeline/{module}.py"
+            for module in ("__init__", "sample", "schema", "stages")
+        ),
         *(
             f"tests/{module}.py"
             for module in (
                 "conftest",
+                "test_cli",
+                "test_config",
                 "test_data",
                 "test_features",
-                "test_pipeline",
-                "test_sample",
-                "test_schema",
+                "pipeline/test_sample",
+                "pipeline/test_schema",
+                "pipeline/test_stages",
                 "test_train",
             )
         ),
@@ -102,13 +109,24 @@ ADDED_FILES: dict[int, set[str]] = {
         ".github/workflows/monitor.yml",  # scheduled runs for the default provider
         ".github/workflows/retrain.yml",
         "docs/runbook.md",
-        *(f"src/{PACKAGE}/{module}.py" for module in ("demo", "monitor", "retrain", "rollback")),
+        *(f"src/{PACKAGE}/demo/{module}.py" for module in ("__init__", "loop", "traffic")),
         *(
             f"src/{PACKAGE}/monitoring/{module}.py"
-            for module in ("__init__", "hot_swap", "predictions")
+            for module in (
+                "__init__",
+                "drift",
+                "hot_swap",
+                "monitor",
+                "predictions",
+                "retrain",
+                "rollback",
+                "traffic",
+            )
         ),
-        *(f"tests/{module}.py" for module in ("test_monitor", "test_predictions", "test_retrain")),
-        "tests/monitoring/test_hot_swap.py",
+        *(
+            f"tests/monitoring/{module}.py"
+            for module in ("test_hot_swap", "test_monitor", "test_predictions", "test_retrain")
+        ),
     },
 }
 

@@ -226,7 +226,7 @@ def traffic(stack, service) -> dict[str, object]:
 def test_predictions_are_logged_to_postgresql_and_monitor_reads_them(stack, traffic):
     logged = python(
         stack,
-        "import os; from churn_model.monitoring.predictions import read_predictions; "
+        "import os; from churn_model.monitoring.traffic import read_predictions; "
         "print(read_predictions(os.environ['PREDICTION_LOG_URL'])"
         ".groupby('request_id').size().to_json())",
     )

@@ -183,6 +183,12 @@ def load_settings(path: Path | None = None) -> Settings:
     return settings
 
 
+def write_params(settings: Settings, path: Path) -> None:
+    """Write `settings` to `path` as a params.yaml, e.g. for a scratch project."""
+    values = settings.model_dump(mode="json", exclude={"root"}, exclude_none=True)
+    path.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
+
+
 def needed_sections() -> list[str]:
     """The optional sections that this project's subpackages read."""
     return [
@@ -201,35 +207,3 @@ def describe(error: ValidationError, file_name: str) -> str:
         given = "" if problem["type"] == "missing" else f" (got {problem['input']!r})"
         lines.append(f"  {key}: {problem['msg']}{given}")
     return "\n".join(lines)
-
-
-# Transitional: the old names, until every module takes its section from
-# Settings. Removed once nothing imports them.
-Params = Settings
-load_params = load_settings
-
-
-def _section(
-    raw: dict[str, Any], name: str, kind: type[Any], path: Path
-) -> dict[str, Any]:
-    """One section's values, checked against the keys of the dataclass `kind`."""
-    from dataclasses import fields
-
-    values = raw.get(name)
-    if not isinstance(values, dict):
-        raise ValueError(f"{path.name}: section '{name}' is missing or not a mapping.")
-    expected = {field.name for field in fields(kind)}
-    problems = [
-        f"{label} {sorted(keys)}"
-        for label, keys in [
-            ("missing", expected - values.keys()),
-            ("unknown", values.keys() - expected),
-        ]
-        if keys
-    ]
-    if problems:
-        raise ValueError(
-            f"{path.name}: section '{name}' takes the keys {sorted(expected)}; "
-            f"{', '.join(problems)}."
-        )
-    return values

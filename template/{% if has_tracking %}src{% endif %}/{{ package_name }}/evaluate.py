@@ -10,6 +10,9 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+# How many classes a binary task has; its second one counts as positive.
+BINARY = 2
+
 
 def evaluate(
     model: Pipeline, features: pd.DataFrame, labels: pd.Series
@@ -23,7 +26,7 @@ def evaluate(
     predicted = model.predict(features)
     probabilities = model.predict_proba(features)
     classes = model.classes_
-    if len(classes) == 2:
+    if len(classes) == BINARY:
         averaging = {"average": "binary", "pos_label": classes[1]}
         roc_auc = roc_auc_score(labels == classes[1], probabilities[:, 1])
     else:

@@ -4,12 +4,11 @@ import os
 import subprocess
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-# MLflow takes a second or two to import, and the command line loads this
-# module for every command, --help included: it is imported where it is used.
-if TYPE_CHECKING:
-    from .data import Dataset
+import mlflow
+import mlflow.data
+
+from .data import Dataset
 
 TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"
 
@@ -26,8 +25,6 @@ def local_tracking_uri(root: Path) -> str:
 
 def start_tracking(root: Path, experiment: str) -> str:
     """Point MLflow at the tracking store; return the experiment's id, creating it."""
-    import mlflow
-
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
     existing = mlflow.get_experiment_by_name(experiment)
@@ -40,15 +37,12 @@ def start_tracking(root: Path, experiment: str) -> str:
     return mlflow.create_experiment(experiment, artifact_location=location)
 
 
-def log_dataset(dataset: "Dataset", path_in_params: str) -> None:
+def log_dataset(dataset: Dataset, path_in_params: str) -> None:
     """Record the run's data: an MLflow dataset entry, and tags that search can use.
 
     The dataset's digest and the `data.md5` tag are the file's MD5, the hash
     DVC records, so a run can be matched to the data version that produced it.
     """
-    import mlflow
-    import mlflow.data
-
     with warnings.catch_warnings():
         # Two warnings that do not apply to a file's record: a local path
         # matches two equivalent MLflow source types, and integer columns

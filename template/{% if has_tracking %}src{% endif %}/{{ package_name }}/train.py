@@ -4,6 +4,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -14,11 +15,17 @@ from mlflow.models import ModelSignature, infer_signature
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from .config import Params
+from .config import Settings
 from .data import Split, load_dataset, split_dataset
 from .evaluate import evaluate
 from .features import build_preprocessor
-from .tracking import git_tags, log_dataset, start_tracking, tracking_uri
+from .tracking import (
+    git_tags,
+    local_tracking_uri,
+    log_dataset,
+    start_tracking,
+    tracking_uri,
+)
 
 # MLflow saves scikit-learn models with skops, which loads only types it trusts.
 # It trusts scikit-learn's estimators; the default pipeline also stores a
@@ -100,16 +107,16 @@ def log_model(model: Pipeline, features: pd.DataFrame) -> str:
     return info.model_uri
 
 
-def train(params: Params) -> TrainResult:
-    """Train on params' data, score on a held-out split, log everything to MLflow."""
-    dataset = load_dataset(params.data_file, params.data.target)
-    split = split_dataset(dataset, params.split.test_size, params.split.seed)
-    experiment_id = start_tracking(params.root, params.tracking.experiment)
+def train(settings: Settings) -> TrainResult:
+    """Train on the configured data, score on a held-out split, log it all to MLflow."""
+    dataset = load_dataset(settings.data_file, settings.data.target)
+    split = split_dataset(dataset, settings.split.test_size, settings.split.seed)
+    experiment_id = start_tracking(settings.root, settings.tracking.experiment)
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_params(params.flat())
-        mlflow.set_tags(git_tags(params.root))
-        log_dataset(dataset, params.data.path)
-        model = build_model(split.X_train, params.model)
+        mlflow.log_params(settings.flat())
+        mlflow.set_tags(git_tags(settings.root))
+        log_dataset(dataset, settings.data.path)
+        model = build_model(split.X_train, settings.model)
         model.fit(split.X_train, split.y_train)
         metrics = evaluate(model, split.X_test, split.y_test)
         mlflow.log_metrics(metrics)
@@ -117,10 +124,34 @@ def train(params: Params) -> TrainResult:
     return TrainResult(
         run_id=run.info.run_id,
         experiment_id=experiment_id,
-        tracking_uri=tracking_uri(params.root),
+        tracking_uri=tracking_uri(settings.root),
         model_uri=model_uri,
         data_md5=dataset.md5,
         metrics=metrics,
         model=model,
         split=split,
     )
+
+
+def summary_lines(settings: Settings, result: TrainResult) -> list[str]:
+    """What was logged, how well the model did, and where to look at the run."""
+    return [
+        f"MLflow run {result.run_id} in experiment '{settings.tracking.experiment}'",
+        f"  data      {settings.data.path} (md5 {result.data_md5})",
+        *(f"  {name:<9} {value:.4f}" for name, value in result.metrics.items()),
+        where_to_look(result.tracking_uri, settings.root, result),
+    ]
+
+
+def where_to_look(uri: str, root: Path, result: TrainResult) -> str:
+    """How to open this run in the MLflow UI, for the store it was logged to."""
+    if uri == local_tracking_uri(root):
+        return (
+            "Open the MLflow UI from the project root with\n"
+            "  uv run mlflow ui --backend-store-uri sqlite:///mlflow.db\n"
+            "and browse to http://127.0.0.1:5000"
+        )
+    if uri.startswith(("http://", "https://")):
+        run_path = f"#/experiments/{result.experiment_id}/runs/{result.run_id}"
+        return f"Open {uri.rstrip('/')}/{run_path}"
+    return f"Open the MLflow UI with: uv run mlflow ui --backend-store-uri {uri}"

@@ -1,1 +1,2 @@
-"""Level 4: the prediction log, monitoring, retraining, rollback and hot swap."""
+"""The continuous-training loop: the prediction log, drift monitoring,
+retraining behind the gate, rollback, and the service's hot swap."""

@@ -15,7 +15,8 @@ queue is full, or a write fails, the rows are dropped and counted instead.
 
 Labels arrive later: a CSV file (`predictions.labels`) or a table named
 `labels` in the same database, both with the columns `request_id`, `row` and
-`label`. `monitor` and `retrain` read the log back and join the labels to it.
+`label`. `monitor` and `retrain` read the log back (traffic.py) and join the
+labels to it.
 """
 
 import logging
@@ -24,23 +25,19 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
-import pandas as pd
 import sqlalchemy as sa
-import yaml
 
-from ..config import Settings, _section
+from ..config import Settings
 
 logger = logging.getLogger(__name__)
 
 URL_VARIABLE = "PREDICTION_LOG_URL"
-KEY = ["request_id", "row"]
 
 # One row per request: a row per prediction would cost more to write than the
 # prediction costs to make.
@@ -60,16 +57,6 @@ PREDICTIONS = sa.Table(
     # JSON: the prediction of each row, in the same order.
     sa.Column("predictions", sa.Text, nullable=False),
 )
-# What read_predictions returns, one row per prediction, before the inputs.
-LOG_COLUMNS = [
-    "request_id",
-    "row",
-    "logged_at",
-    "model_name",
-    "model_version",
-    "prediction",
-]
-LABELS = "labels"
 
 # Rows waiting to be written, at most; beyond that the service drops them.
 MAX_QUEUED_ROWS = 100_000
@@ -89,37 +76,20 @@ class Batch(NamedTuple):
     predictions: Any
 
 
-@dataclass(frozen=True)
-class _PredictionsSection:
-    log: bool
-    url: str
-    labels: str
+def database_url(settings: Settings) -> str:
+    """The log's database: $PREDICTION_LOG_URL if set, else `predictions.url`."""
+    url = os.environ.get(URL_VARIABLE) or settings.predictions.url
+    return resolve_url(url, settings.root)
 
 
-@dataclass(frozen=True)
-class PredictionSettings:
-    """Whether to log predictions, where to, and where labels arrive."""
-
-    log: bool
-    url: str
-    labels: Path
+def log_url(settings: Settings) -> str | None:
+    """Where the service logs what it scores; None when `predictions.log` is false."""
+    return database_url(settings) if settings.predictions.log else None
 
 
-def load_prediction_settings(path: Path) -> PredictionSettings:
-    """Read the `predictions` section of params.yaml; $PREDICTION_LOG_URL wins."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path.name} must hold a mapping of sections.")
-    values = _section(raw, "predictions", _PredictionsSection, path)
-    if not isinstance(values["log"], bool):
-        raise ValueError(f"{path.name}: predictions.log must be true or false.")
-    root = path.resolve().parent
-    url = os.environ.get(URL_VARIABLE) or str(values["url"])
-    return PredictionSettings(
-        log=values["log"],
-        url=resolve_url(url, root),
-        labels=root / str(values["labels"]),
-    )
+def labels_file(settings: Settings) -> Path:
+    """The CSV file that labels arrive in (`predictions.labels`)."""
+    return settings.root / settings.predictions.labels
 
 
 def resolve_url(url: str, root: Path) -> str:
@@ -265,103 +235,3 @@ class PredictionLog:
             logger.warning("Dropped %d logged predictions: %s", rows, reason)
             return
         self.written += rows
-
-
-def read_predictions(url: str, since: datetime | None = None) -> pd.DataFrame:
-    """Logged predictions, since `since` if given: one row each, with the log's
-    columns (LOG_COLUMNS), then one per input."""
-    engine = connect(url)
-    try:
-        if not sa.inspect(engine).has_table(PREDICTIONS.name):
-            return pd.DataFrame(columns=LOG_COLUMNS)
-        query = sa.select(PREDICTIONS).order_by(PREDICTIONS.c.logged_at)
-        if since is not None:
-            query = query.where(PREDICTIONS.c.logged_at >= _naive_utc(since))
-        with engine.connect() as connection:
-            requests = connection.execute(query).all()
-    finally:
-        engine.dispose()
-    log, inputs = [], []
-    for request in requests:
-        rows = orjson.loads(request.inputs)["rows"]
-        predictions = orjson.loads(request.predictions)
-        for position, (row, prediction) in enumerate(
-            zip(rows, predictions, strict=True)
-        ):
-            log.append(
-                (
-                    request.request_id,
-                    position,
-                    request.logged_at,
-                    request.model_name,
-                    request.model_version,
-                    prediction,
-                )
-            )
-            inputs.append(row)
-    if not log:
-        return pd.DataFrame(columns=LOG_COLUMNS)
-    frame = pd.DataFrame(log, columns=LOG_COLUMNS)
-    frame["logged_at"] = pd.to_datetime(frame["logged_at"]).dt.tz_localize(UTC)
-    return pd.concat([frame, pd.DataFrame(inputs)], axis="columns")
-
-
-def read_labels(url: str, labels_file: Path) -> pd.DataFrame:
-    """Labels from the CSV file and the database's `labels` table, whichever exist."""
-    parts = []
-    if labels_file.is_file():
-        parts.append(pd.read_csv(labels_file))
-    engine = connect(url)
-    try:
-        if sa.inspect(engine).has_table(LABELS):
-            with engine.connect() as connection:
-                parts.append(pd.read_sql_table(LABELS, connection))
-    finally:
-        engine.dispose()
-    for part in parts:
-        missing = {*KEY, "label"} - set(part.columns)
-        if missing:
-            raise ValueError(
-                "Labels need the columns request_id, row and label; "
-                f"missing {sorted(missing)}."
-            )
-    if not parts:
-        return pd.DataFrame(columns=[*KEY, "label"])
-    labels = pd.concat([part[[*KEY, "label"]] for part in parts], ignore_index=True)
-    labels["request_id"] = labels["request_id"].astype(str)
-    labels["row"] = labels["row"].astype(int)
-    # A database may hand labels back as text: numbers are numbers again.
-    numbers = pd.to_numeric(labels["label"], errors="coerce")
-    if numbers.notna().all():
-        labels["label"] = numbers
-    # A label that arrives twice counts once: the latest wins.
-    return labels.drop_duplicates(KEY, keep="last")
-
-
-def labelled_rows(
-    predictions: pd.DataFrame, labels: pd.DataFrame, target: str
-) -> pd.DataFrame:
-    """The logged inputs that have a label, as training rows: features and `target`."""
-    joined = predictions.merge(labels, on=KEY, how="inner")
-    features = [c for c in predictions.columns if c not in LOG_COLUMNS]
-    rows = joined[features].copy()
-    rows[target] = joined["label"].to_numpy()
-    return rows.reset_index(drop=True)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def log_url(settings: Settings) -> str | None:
-    """The prediction log's database URL, or None when logging is off.
-
-    $PREDICTION_LOG_URL wins over `predictions.url`; a relative SQLite path is
-    relative to the project's root.
-    """
-    if not settings.predictions.log:
-        return None
-    url = os.environ.get(URL_VARIABLE) or settings.predictions.url
-    return resolve_url(url, settings.root)

@@ -1,15 +1,12 @@
 """Rebuild the sample data from the copy that scikit-learn ships, byte for byte.
 
 The result has the MD5 that data/raw/breast_cancer.csv.dvc records, so DVC takes
-it for the versioned file. CI runs this module, with that path, before
+it for the versioned file. CI runs it (the `sample` command), with that path, before
 `dvc repro`: the project's default DVC remote is a folder on the machine that
 pushed, out of CI's reach. Once you train on your own data, have CI pull it
 from a shared DVC remote instead.
 """
 
-import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from sklearn.datasets import load_breast_cancer
@@ -21,20 +18,3 @@ def write_sample(path: Path) -> None:
     frame = load_breast_cancer(as_frame=True).frame
     # The format the versioned file was written in: any other changes its hash.
     frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Write the sample to the path named on the command line."""
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.sample",
-        description="Rebuild the sample data, byte for byte, from scikit-learn.",
-    )
-    parser.add_argument("path", type=Path, help="where to write the CSV")
-    args = parser.parse_args(argv)
-    write_sample(args.path)
-    print(f"wrote the sample data to {args.path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,25 +9,19 @@ dataset: 30 measurements of cell nuclei, each a float within the range the sampl
 spans (rounded outward to two significant digits), and a `target` of 0 (malignant)
 or 1 (benign). No value may be missing, and no other column may appear.
 
-For your own CSV, run this module on it (README.md, "The data contract", has the
-command): it prints a COLUMNS mapping generated the same way, to paste over the
+For your own CSV, run the `contract` command on it (README.md, "The data contract",
+has it): it prints a COLUMNS mapping generated the same way, to paste over the
 one below. Then review it as a contract, not as a description of one file: set
 each range to what the domain allows, and allow missing values
 (`nullable=True`) only where they are expected; the model's imputers fill them.
 """
 
-import argparse
 import json
 import math
-import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
-
-from .config import find_params_file, load_params
 
 COLUMNS = {
     "mean radius": pa.Column(float, pa.Check.in_range(6.9, 29.0)),
@@ -208,29 +202,3 @@ def _round_outward(value: float, *, up: bool) -> float:
     scaled = value * 10**digits
     bound = math.ceil(scaled) if up else math.floor(scaled)
     return float(round(bound / 10**digits, max(digits, 0)))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the COLUMNS of a contract that the CSV named on the command line meets."""
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.schema",
-        description="Print a COLUMNS mapping for schema.py that a CSV satisfies.",
-    )
-    parser.add_argument("csv", type=Path, help="the data to generate the contract from")
-    parser.add_argument(
-        "--target",
-        help="the column to predict (default: data.target in params.yaml)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        target = args.target or load_params(find_params_file()).data.target
-        frame = pd.read_csv(args.csv)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(suggest_columns(frame, target))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
