@@ -100,6 +100,9 @@ def test_release_project_upgrades_keeping_every_edit_and_naming_each_moved_file(
 
     reported = {line.strip() for line in err.splitlines() if line.startswith("  ")}
     moved = sorted(name for name in edited if f"{name} ({MOVED})" in reported)
+    fresh = tmp_path / "fresh"
+    generate_current(fresh, level)
+    assert moved == sorted(name for name in edited if not (fresh / name).exists())
     marked = conflict_markers(project)
     if moved or marked:
         assert code == CONFLICT, err
