@@ -14,9 +14,11 @@ import pytest
 import yaml
 from copier import run_copy
 
-from tests.helpers import LADDER, LEVELS, copy_payload, first_level
+from tests.helpers import LADDER, LEVELS, REPO, copy_payload, first_level
 
 PACKAGE = "churn_model"  # what the project name "Churn Model" yields
+# A folder or file name gated by a capability flag, e.g. "{% if has_serving %}serving{% endif %}".
+GATE = re.compile(r"\{% if \w+ %\}(.*)\{% endif %\}")
 
 # What each level adds to the one below it.
 ADDED_FILES: dict[int, set[str]] = {
@@ -344,3 +346,24 @@ def test_ladder_is_as_long_as_levels_holds_files(tmp_path):
     maturity = (tmp_path / "project" / "MATURITY.md").read_text()
     assert maturity.startswith(f"# MLOps maturity: level {beyond['level']} - Beyond\n")
     assert f"level {beyond['level']} of {beyond['level']}" in maturity
+
+
+def test_every_module_of_the_generated_package_is_plain_python_in_the_template(render):
+    """The package's modules are not templates: each file in template/ is the module itself,
+    so it reads, lints and diffs as plain Python. A level's extra behaviour comes from the
+    subpackages its folder names gate, never from Jinja inside a module."""
+    project = render(LEVELS[-1])
+    source = REPO / "template" / "{% if has_tracking %}src{% endif %}" / "{{ package_name }}"
+    modules = {}
+    for path in source.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            parts = [GATE.sub(r"\1", part) for part in path.relative_to(source).parts]
+            modules[Path(*parts).as_posix()] = path
+
+    rendered = project / "src" / PACKAGE
+    assert set(modules) == {
+        path.relative_to(rendered).as_posix() for path in rendered.rglob("*") if path.is_file()
+    }
+    assert [name for name in modules if not name.endswith(".py")] == []
+    for name, path in modules.items():
+        assert (rendered / name).read_bytes() == path.read_bytes(), name
