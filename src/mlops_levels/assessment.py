@@ -86,8 +86,16 @@ def as_json(assessment: Assessment) -> dict[str, Any]:
 
 
 def print_report(assessment: Assessment) -> None:
+    """The assessment for people: each criterion with its evidence, then the next step."""
+    _print_criteria(assessment)
+    print()
+    print(f"Level reached: {assessment.reached} - {assessment.ladder[assessment.reached]['name']}")
+    _print_next_step(assessment)
+
+
+def _print_criteria(assessment: Assessment) -> None:
     root, ladder, results = assessment.root, assessment.ladder, assessment.results
-    reached, generated, step = assessment.reached, assessment.generated, assessment.step
+    generated = assessment.generated
     print(f"Assessing {root.resolve()}")
     if generated:
         level = ladder[generated["level"]]
@@ -114,9 +122,10 @@ def print_report(assessment: Assessment) -> None:
         for path, why in assessment.warnings.items():
             print(f"  {path}: {why}")
 
-    print()
-    print(f"Level reached: {reached} - {ladder[reached]['name']}")
 
+def _print_next_step(assessment: Assessment) -> None:
+    root, ladder, reached = assessment.root, assessment.ladder, assessment.reached
+    generated, step = assessment.generated, assessment.step
     if step is None:
         print("Next step: none. This is the top of the ladder.")
         return

@@ -55,6 +55,34 @@ class Change:
         return sum(1 for line in self.patch[2:] if line.startswith("-"))
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Two levels' renders, and the renders of any levels between them."""
+
+    old: int
+    new: int
+    trees: dict[int, Tree]
+
+    @cached_property
+    def changes(self) -> list[Change]:
+        return compare(self.trees[self.old], self.trees[self.new])
+
+    @property
+    def introduced(self) -> dict[str, int]:
+        """For each changed path, the first level above the lower one at which it differs
+        from the lower one; every level between the two must be rendered."""
+        low, high = sorted((self.old, self.new))
+        trees = self.trees
+        return {
+            change.path: next(
+                level
+                for level in range(low + 1, high + 1)
+                if trees[level].get(change.path) != trees[low].get(change.path)
+            )
+            for change in self.changes
+        }
+
+
 def compare(old: Tree, new: Tree) -> list[Change]:
     """The files that differ, by path: added, changed or removed going from old to new."""
     changes = []
@@ -65,20 +93,6 @@ def compare(old: Tree, new: Tree) -> list[Change]:
         status = ADDED if before is None else REMOVED if after is None else CHANGED
         changes.append(Change(path, status, before, after))
     return changes
-
-
-def introduced(
-    trees: dict[int, Tree], low: int, high: int, changes: list[Change]
-) -> dict[str, int]:
-    """For each changed path, the first level above `low` at which it differs from `low`."""
-    return {
-        change.path: next(
-            level
-            for level in range(low + 1, high + 1)
-            if trees[level].get(change.path) != trees[low].get(change.path)
-        )
-        for change in changes
-    }
 
 
 def counts(changes: list[Change]) -> dict[str, int]:

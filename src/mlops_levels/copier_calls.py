@@ -16,6 +16,7 @@ from typing import Any
 
 from mlops_levels import git
 from mlops_levels.errors import AnswerRefused, Failed, reason
+from mlops_levels.template_source import TemplateSource
 
 # Copier's `--vcs-ref :current:`: the template version the project records.
 CURRENT = ":current:"
@@ -24,26 +25,25 @@ MARKERS = {b"<<<<<<< before updating", b">>>>>>> after updating"}
 
 
 def copy(
-    url: str,
+    template: TemplateSource,
     dest: Path,
     data: dict[str, Any],
     *,
-    ref: str | None,
     defaults: bool = True,
     overwrite: bool = False,
 ) -> None:
-    """Render the template at `url` and version `ref` into `dest`."""
+    """Render `template` into `dest` with the answers in `data`."""
     # Copier, prompt_toolkit and Jinja take most of a second to import: only copies need them.
     from copier import run_copy
 
     with _calling_copier():
         run_copy(
-            url,
+            template.url,
             # Copier refuses to read the answers file (the level guard's external
             # data) through a path that climbs out of the folder, such as ../project.
             dest.resolve(),
             data=data,
-            vcs_ref=ref,
+            vcs_ref=template.ref,
             defaults=defaults,
             overwrite=overwrite,
             quiet=True,

@@ -9,7 +9,7 @@ import difflib
 from html import escape
 from typing import Any
 
-from mlops_levels.changes import Change, summary
+from mlops_levels.changes import Change, Comparison, summary
 from mlops_levels.ladder import Level
 
 # A file's diff longer than this starts folded, so that the page stays readable.
@@ -54,15 +54,9 @@ table.diff tbody + tbody { border-top: 1px dashed #d1d9e0; }
 """
 
 
-def page(
-    ladder: tuple[Level, ...],
-    old: int,
-    new: int,
-    origin: str,
-    changes: list[Change],
-    introduced: dict[str, int],
-) -> str:
-    """The page comparing level `old` with `new`, both rendered from `origin`."""
+def page(ladder: tuple[Level, ...], comparison: Comparison, origin: str) -> str:
+    """The page comparing two levels, both rendered from `origin`."""
+    old, new, changes = comparison.old, comparison.new, comparison.changes
     title = f"Level {old} ({ladder[old]['name']}) to level {new} ({ladder[new]['name']})"
     parts = [
         f"<h1>{escape(title)}</h1>",
@@ -71,7 +65,7 @@ def page(
     ]
     if changes:
         anchors = {change.path: f"file-{index}" for index, change in enumerate(changes)}
-        parts += _by_level(ladder, old, new, changes, introduced, anchors)
+        parts += _by_level(ladder, comparison, anchors)
         parts.append("<h2>Side by side</h2>")
         differ = difflib.HtmlDiff(wrapcolumn=80)
         parts += [_side_by_side(differ, change, old, new, anchors) for change in changes]
@@ -85,21 +79,17 @@ def page(
 
 
 def _by_level(
-    ladder: tuple[Level, ...],
-    old: int,
-    new: int,
-    changes: list[Change],
-    introduced: dict[str, int],
-    anchors: dict[str, str],
+    ladder: tuple[Level, ...], comparison: Comparison, anchors: dict[str, str]
 ) -> list[str]:
     """Each level between the two, and the tree of the files it brings."""
+    old, new, introduced = comparison.old, comparison.new, comparison.introduced
     parts = [
         "<h2>What each level adds</h2>"
         if new > old
         else "<h2>What each level added, which going down removes</h2>"
     ]
     for level in range(min(old, new) + 1, max(old, new) + 1):
-        paths = [change for change in changes if introduced[change.path] == level]
+        paths = [change for change in comparison.changes if introduced[change.path] == level]
         parts.append(
             f"<h3>Level {level} - {escape(ladder[level]['name'])}</h3>"
             f"<p class='muted'>{escape(ladder[level]['summary'])}</p>"

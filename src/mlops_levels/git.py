@@ -93,6 +93,21 @@ def undo(repo: Path) -> bool:
     return undone and not status(repo)
 
 
+def deleted(repo: Path) -> list[str]:
+    """The tracked files missing from the working tree."""
+    return [name for name in git(repo, "ls-files", "-z", "--deleted").split("\0") if name]
+
+
+def committed(repo: Path, name: str) -> bytes:
+    """A file's bytes as the last commit holds it."""
+    result = subprocess.run(
+        ["git", "-C", str(repo), "show", f"HEAD:./{name}"], capture_output=True, check=False
+    )
+    if result.returncode:
+        raise Failed(f"git show HEAD:./{name} failed in {repo}:\n{result.stderr.decode().strip()}")
+    return result.stdout
+
+
 def unmerged(repo: Path) -> set[str]:
     """The files git's index holds in conflict."""
     entries = git(repo, "ls-files", "-z", "--unmerged").split("\0")

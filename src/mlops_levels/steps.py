@@ -19,9 +19,13 @@ from mlops_levels.answers import read_answers
 from mlops_levels.errors import Conflict, as_cli_error
 from mlops_levels.ladder import Level
 from mlops_levels.lock import FIX, lock
+from mlops_levels.removed_files import keep_edited
 
 # Undoes an unfinished step. No -x: files git ignores (data, mlflow.db, .venv) stay.
 ABANDON = "git reset --hard && git clean -fd"
+# How the conflict report marks a file the user changed that the new template
+# version no longer has: its code moved, and the user's changes must follow it.
+MOVED = "yours; the template moved its code"
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,9 @@ def run_step(
     skips that: its diff would be the lock's thousands of lines.
     """
     answers = data if step.template else {**data, "level": step.level["level"]}
+    before = read_answers(path)
     conflicts = copier_calls.update(path, answers, ref=step.ref, defaults=not ask)
+    conflicts += [f"{name} ({MOVED})" for name in keep_edited(path, before)]
     if conflicts:
         return conflicts
     if relock:
@@ -159,11 +165,29 @@ def _conflict_report(path: Path, step: Step, conflicts: list[str], final: Step) 
     return (
         f"the upgrade to {step.title} stopped: the template's changes conflict "
         f"with yours in {count}:\n{files}\n"
-        "Nothing of this step is committed, and nothing is lost: each conflict shows your "
-        'lines between "<<<<<<< before updating" and "=======", and the template\'s between '
-        '"=======" and ">>>>>>> after updating".\n'
-        f"To finish the step, edit those files in {path} to keep what you need, delete the "
-        f"markers, then lock what the step added and commit it:\n"
+        "Nothing of this step is committed, and nothing is lost.\n"
+        + "\n".join(_explained(conflicts))
+        + f"\nTo finish the step in {path}, lock what the step added and commit it:\n"
         f'  uv lock && git add -A && git commit -m "{message(path, step)}"{then}\n'
         f"To abandon the step instead, and get the project back as it was, run\n  {ABANDON}"
     )
+
+
+def _explained(conflicts: list[str]) -> list[str]:
+    """What each kind of conflict in the list means, and what to do about it."""
+    moved = [name for name in conflicts if name.endswith(f"({MOVED})")]
+    explained = []
+    if len(moved) < len(conflicts):
+        explained.append(
+            'Each conflict shows your lines between "<<<<<<< before updating" and "=======", '
+            'and the template\'s between "=======" and ">>>>>>> after updating"; edit the file '
+            "to keep what you need and delete the markers."
+        )
+    if moved:
+        explained.append(
+            f"A file marked ({MOVED}) is one you changed that this template version no "
+            "longer has; it is kept as you left it. Carry your changes over to where its code "
+            "is now (`git status` lists the step's new files; README.md of mlops-levels maps "
+            "old modules to new ones), then delete it with `git rm <file>`."
+        )
+    return explained

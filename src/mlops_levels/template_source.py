@@ -33,7 +33,7 @@ class TemplateSource:
     """A template repository as Copier should record it, and the tag to use."""
 
     url: str  # as written into answers files: may start with "~"
-    ref: str
+    ref: str | None  # a tag; None: the newest
 
     @property
     def path(self) -> Path:
@@ -71,8 +71,9 @@ def prepare() -> TemplateSource:
     # already holds this payload under a tag. Copying it and asking git again cost a
     # copy of the template and five git processes on every `new` and `upgrade`.
     recorded = stamp.read_text(encoding="utf-8").split() if stamp.is_file() else []
-    if len(recorded) == 3 and recorded[0] == digest and _tree(repo, recorded[1]) == recorded[2]:
-        return TemplateSource(url=url, ref=recorded[1])
+    match recorded:
+        case [stamped, tag, tree] if stamped == digest and _tree(repo, tag) == tree:
+            return TemplateSource(url=url, ref=tag)
     try:
         repo.mkdir(parents=True, exist_ok=True)
         _copy_payload(repo)
@@ -111,18 +112,24 @@ def _tree(repo: Path, tag: str) -> str | None:
 
 
 def _copy_payload(repo: Path) -> None:
-    """Replace the cache repository's template files with this CLI's."""
-    for name in PAYLOAD:
-        target = repo / name
-        if target.is_dir():
+    """Replace the cache repository's files with this CLI's template files.
+
+    Everything but .git goes first: a folder an older CLI's template had
+    (hooks/, before 0.2.0) must not linger in the new version's commit.
+    """
+    for target in repo.iterdir():
+        if target.name == ".git":
+            continue
+        if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
-        elif target.exists():
+        else:
             target.unlink()
+    for name in PAYLOAD:
         source = template_root() / name
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(source, target)
+            shutil.copy2(source, repo / name)
 
 
 def _payload_digest() -> str:

@@ -16,23 +16,24 @@ from typing import Any
 
 from mlops_levels import copier_calls, ui
 from mlops_levels.answers import ANSWERS_FILE, Answers, parse_answers, read_answers
-from mlops_levels.changes import Change, Tree, compare, counts, introduced, summary
+from mlops_levels.changes import Change, Comparison, Tree, counts, summary
 from mlops_levels.diff_page import page
 from mlops_levels.errors import FAILED, CLIError
 from mlops_levels.ladder import Level, load_ladder
 from mlops_levels.options import add_data, level_number, parse_data
-from mlops_levels.template_source import prepare
+from mlops_levels.template_source import TemplateSource, prepare
 
 # The project name defaults to the folder's name, so both renders share this one.
 DEFAULT_FOLDER = "my-project"
+# The progress line names up to two levels one by one, and more as a range.
+NAMED_LEVELS = 2
 
 
 @dataclass(frozen=True)
 class Source:
     """A template version to render, and the answers to give it."""
 
-    url: str
-    ref: str | None
+    template: TemplateSource
     answers: dict[str, Any]
     folder: str
     # Copier refusing the user's --data is bad usage; refusing a project's answers, a failure.
@@ -40,7 +41,8 @@ class Source:
 
     @property
     def origin(self) -> str:
-        return f"{self.url} at {self.ref}" if self.ref else self.url
+        url, ref = self.template.url, self.template.ref
+        return f"{url} at {ref}" if ref else url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,13 +92,13 @@ def run(args: argparse.Namespace) -> int:
     low, high = sorted((old, new))
     # The page names the level that brings each file, so it needs every level between.
     levels = list(range(low, high + 1)) if args.html else sorted({old, new})
-    trees = _render(source, levels)
-    changes = compare(trees[old], trees[new])
+    comparison = Comparison(old, new, _render(source, levels))
+    changes = comparison.changes
 
     if args.json:
-        print(json.dumps(_as_json(ladder, old, new, source, trees[new], changes), indent=2))
+        print(json.dumps(_as_json(ladder, comparison, source), indent=2))
     elif args.html:
-        _write_page(args.html, ladder, old, new, source, changes, trees)
+        _write_page(args.html, ladder, comparison, source)
     elif not changes:
         print("no differences")
     elif args.stat:
@@ -109,18 +111,22 @@ def run(args: argparse.Namespace) -> int:
         for change in changes:
             print(f"{change.status:<8} {change.path}")
     else:
-        colour = ui.colour()
-        for change in changes:
-            for line in change.patch:
-                print(ui.coloured(line) if colour else line)
+        _print_patch(changes)
     return 0
+
+
+def _print_patch(changes: list[Change]) -> None:
+    colour = ui.colour()
+    for change in changes:
+        for line in change.patch:
+            print(ui.coloured(line) if colour else line)
 
 
 def _template_source(pairs: list[str]) -> Source:
     data = parse_data(pairs, level_instead="give the levels to compare as FROM and TO instead.")
     ui.progress("Preparing the template")
     template = prepare()
-    return Source(template.url, template.ref, data, DEFAULT_FOLDER)
+    return Source(template, data, DEFAULT_FOLDER)
 
 
 def _project_source(project: Path) -> Source:
@@ -130,12 +136,15 @@ def _project_source(project: Path) -> Source:
         raise CLIError(f"--project {project}: {problem}.")
     recorded = read_answers(project)
     folder = project.resolve().name
-    return Source(recorded.source, recorded.version, recorded.given, folder, failure_code=FAILED)
+    template = TemplateSource(recorded.source, recorded.version)
+    return Source(template, recorded.given, folder, failure_code=FAILED)
 
 
 def _render(source: Source, levels: list[int]) -> dict[int, Tree]:
     """Each level's rendered files, rendered in a temporary folder that is then removed."""
-    names = " and ".join(map(str, levels)) if len(levels) < 3 else f"{levels[0]} to {levels[-1]}"
+    names = f"{levels[0]} to {levels[-1]}"
+    if len(levels) <= NAMED_LEVELS:
+        names = " and ".join(map(str, levels))
     ui.progress(f"Rendering level{'s' if len(levels) > 1 else ''} {names} of {source.origin}")
     trees = {}
     with tempfile.TemporaryDirectory(prefix="mlops-levels-diff-") as scratch:
@@ -143,7 +152,7 @@ def _render(source: Source, levels: list[int]) -> dict[int, Tree]:
             dest = Path(scratch, f"level-{level}", source.folder)
             answers = {**source.answers, "level": level}
             try:
-                copier_calls.copy(source.url, dest, answers, ref=source.ref)
+                copier_calls.copy(source.template, dest, answers)
             except CLIError as error:
                 doing = f"Rendering level {level} of {source.origin}"
                 raise error.within(doing, exit_code=source.failure_code) from error
@@ -156,39 +165,26 @@ def _render(source: Source, levels: list[int]) -> dict[int, Tree]:
 
 
 def _write_page(
-    file: Path,
-    ladder: tuple[Level, ...],
-    old: int,
-    new: int,
-    source: Source,
-    changes: list[Change],
-    trees: dict[int, Tree],
+    file: Path, ladder: tuple[Level, ...], comparison: Comparison, source: Source
 ) -> None:
-    low, high = sorted((old, new))
-    html = page(ladder, old, new, source.origin, changes, introduced(trees, low, high, changes))
     try:
-        file.write_text(html, encoding="utf-8")
+        file.write_text(page(ladder, comparison, source.origin), encoding="utf-8")
     except OSError as error:
         raise CLIError(f"cannot write {file}: {error.strerror or error}", FAILED) from error
-    print(f"{summary(changes)}\nWrote {file}")
+    print(f"{summary(comparison.changes)}\nWrote {file}")
 
 
-def _as_json(
-    ladder: tuple[Level, ...],
-    old: int,
-    new: int,
-    source: Source,
-    rendered: Tree,
-    changes: list[Change],
-) -> dict[str, Any]:
+def _as_json(ladder: tuple[Level, ...], comparison: Comparison, source: Source) -> dict[str, Any]:
+    old, new = comparison.old, comparison.new
+    rendered = comparison.trees[new]
     file = Path(ANSWERS_FILE)
     recorded = Answers(file, parse_answers(rendered[ANSWERS_FILE], file))
     return {
         "from": {"level": old, "name": ladder[old]["name"]},
         "to": {"level": new, "name": ladder[new]["name"]},
-        "template": {"url": source.url, "ref": source.ref},
+        "template": {"url": source.template.url, "ref": source.template.ref},
         "answers": recorded.given,
-        "summary": counts(changes),
+        "summary": counts(comparison.changes),
         "files": [
             {
                 "path": change.path,
@@ -198,6 +194,6 @@ def _as_json(
                 "deletions": change.deletions,
                 "diff": None if change.binary else "\n".join(change.patch),
             }
-            for change in changes
+            for change in comparison.changes
         ],
     }

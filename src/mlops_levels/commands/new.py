@@ -57,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
     source = prepare()
     ui.progress(f"Generating a level {level['level']} ({level['name']}) project in {dest}")
     try:
-        copier_calls.copy(
-            source.url, dest, data, ref=source.ref, defaults=not interactive, overwrite=args.force
-        )
+        copier_calls.copy(source, dest, data, defaults=not interactive, overwrite=args.force)
     except CLIError as error:
         # Copier removes a destination it created; one that existed keeps what was written.
         raise error.within(f"Generating {dest}") from error
