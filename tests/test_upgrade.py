@@ -21,6 +21,7 @@ import yaml
 
 from mlops_levels import template_source
 from mlops_levels.cli import main
+from mlops_levels.git import commit as git_commit
 from mlops_levels.steps import ABANDON
 from mlops_levels.template_source import cache_url, prepare
 from tests.helpers import (
@@ -180,8 +181,8 @@ def assert_matches_a_fresh_project(project: Path, level: int, tmp_path: Path, da
 
 
 def commit(project: Path, message: str) -> None:
-    git(project, "add", "--all")
-    git(project, "-c", "user.name=Us", "-c", "user.email=us@example.org", "commit", "-qm", message)
+    """Commit everything, as a user of the project."""
+    git_commit(project, message, identity=("Us", "us@example.org"))
 
 
 def state(project: Path) -> dict[str, Any]:

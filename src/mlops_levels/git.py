@@ -20,13 +20,9 @@ from mlops_levels.errors import Failed
 Identity = tuple[str, str]  # a committer's name and email
 
 
-def git(repo: Path, *args: str, fix: str = "") -> str:
-    """Run git in `repo` and return its output; a failure says what failed, and `fix`."""
-    result = _run(repo, args)
-    if result.returncode:
-        why = f"git {' '.join(args)} failed in {repo}:\n{result.stderr.strip()}"
-        raise Failed(f"{why}\n{fix}" if fix else why)
-    return result.stdout
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` and return its output; a failure (Failed) says what failed."""
+    return _checked(repo, args).decode(errors="surrogateescape")
 
 
 def succeeds(repo: Path, *args: str) -> bool:
@@ -95,29 +91,28 @@ def undo(repo: Path) -> bool:
 
 def deleted(repo: Path) -> list[str]:
     """The tracked files missing from the working tree."""
-    return [name for name in git(repo, "ls-files", "-z", "--deleted").split("\0") if name]
+    return _listed(repo, "--deleted")
 
 
 def committed(repo: Path, name: str) -> bytes:
     """A file's bytes as the last commit holds it."""
-    result = subprocess.run(
-        ["git", "-C", str(repo), "show", f"HEAD:./{name}"], capture_output=True, check=False
-    )
-    if result.returncode:
-        raise Failed(f"git show HEAD:./{name} failed in {repo}:\n{result.stderr.decode().strip()}")
-    return result.stdout
+    return _checked(repo, ("show", f"HEAD:./{name}"))
 
 
 def unmerged(repo: Path) -> set[str]:
     """The files git's index holds in conflict."""
-    entries = git(repo, "ls-files", "-z", "--unmerged").split("\0")
-    return {entry.split("\t", 1)[1] for entry in entries if entry}
+    # Each entry is "<mode> <object> <stage>\t<path>", once per stage.
+    return {entry.split("\t", 1)[1] for entry in _listed(repo, "--unmerged")}
 
 
 def changed(repo: Path) -> list[str]:
     """The files that differ from the index, or that git does not know and does not ignore."""
-    listed = git(repo, "ls-files", "-z", "--modified", "--others", "--exclude-standard")
-    return [name for name in listed.split("\0") if name]
+    return _listed(repo, "--modified", "--others", "--exclude-standard")
+
+
+def _listed(repo: Path, *options: str) -> list[str]:
+    """What `git ls-files` lists with `options`, one entry a file (or a stage of one)."""
+    return [entry for entry in git(repo, "ls-files", "-z", *options).split("\0") if entry]
 
 
 def _author(repo: Path) -> Identity | None:
@@ -131,6 +126,15 @@ def _author(repo: Path) -> Identity | None:
 def _as(identity: Identity | None) -> list[str]:
     """git's options to act as `identity`; none for the user's own."""
     return ["-c", f"user.name={identity[0]}", "-c", f"user.email={identity[1]}"] if identity else []
+
+
+def _checked(repo: Path, args: Sequence[str]) -> bytes:
+    """git's output as bytes; a failure raises Failed with git's message."""
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+    if result.returncode:
+        stderr = result.stderr.decode(errors="replace").strip()
+        raise Failed(f"git {' '.join(args)} failed in {repo}:\n{stderr}")
+    return result.stdout
 
 
 def _run(repo: Path, args: Sequence[str]) -> subprocess.CompletedProcess[str]:

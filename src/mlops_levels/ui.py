@@ -21,6 +21,11 @@ def progress(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
 
 
+def error(message: str) -> None:
+    """Why the command stopped, as one message; its exit code says what kind of failure."""
+    print(f"mlops-levels: {message}", file=sys.stderr, flush=True)
+
+
 def warn(message: str) -> None:
     """Something the user should know, although the command goes on."""
     print(f"mlops-levels: warning: {message}", file=sys.stderr, flush=True)
