@@ -17,8 +17,9 @@ from mlops_levels.errors import Refused
 
 # Where Copier records a project's answers (copier.yml's `_answers_file`).
 ANSWERS_FILE = ".copier-answers.yml"
+# How to get the file back: the messages about a missing or corrupt one give it.
 RESTORE = (
-    f"Restore it from git: `git log -- {ANSWERS_FILE}` lists the commits that changed it, "
+    f"restore it from git: `git log -- {ANSWERS_FILE}` lists the commits that changed it, "
     f"and `git checkout <commit> -- {ANSWERS_FILE}` brings one back"
 )
 
@@ -29,9 +30,8 @@ class NoAnswers(Refused):
     def __init__(self, folder: Path) -> None:
         super().__init__(
             f"{folder} has no {ANSWERS_FILE}, the file that records the template, its version "
-            f"and the project's answers. If mlops-levels generated it, "
-            f"{RESTORE[0].lower()}{RESTORE[1:]}. Otherwise `mlops-levels assess {folder}` "
-            "says where the project stands."
+            f"and the project's answers. If mlops-levels generated it, {RESTORE}. "
+            f"Otherwise `mlops-levels assess {folder}` says where the project stands."
         )
 
 
@@ -39,7 +39,7 @@ class CorruptAnswers(Refused):
     """An answers file that cannot be used; `why` says what is wrong, in one line."""
 
     def __init__(self, file: Path, why: str) -> None:
-        super().__init__(f"{file} is corrupt: {why}. {RESTORE}.")
+        super().__init__(f"{file} is corrupt: {why}. To use it again, {RESTORE}.")
 
 
 @dataclass(frozen=True)
