@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         copier_calls.copy(source, dest, data, defaults=not interactive, overwrite=args.force)
     except CLIError as error:
         # Copier removes a destination it created; one that existed keeps what was written.
-        raise error.within(f"Generating {dest}") from error
+        then = "" if dest.exists() else "Nothing was generated."
+        raise error.within(f"Generating {dest}", then=then) from error
 
     ui.progress("Locking the dependencies (uv lock)")
     unlocked = lock(dest)
