@@ -73,3 +73,54 @@ def installed(render, tmp_path_factory):
         return projects[key]
 
     return _installed
+
+
+# --- Test tiers: each module's marker ------------------------------------------------
+# `uv run pytest -m render` (or project, upgrade, cli, benchmarks) runs one tier;
+# pyproject.toml registers the markers and says what each tier holds. A module
+# missing here stops the collection, so that every new test file gets a tier.
+TIERS = {
+    "render": [
+        "test_answers",
+        "test_hostile_answers",
+        "test_level_4_automation",
+        "test_render",
+        "test_reserved_names",
+        "test_security_container",
+        "test_security_md",
+        "test_security_secrets",
+        "test_security_service",
+        "test_security_workflows",
+    ],
+    "project": [
+        "test_first_push",
+        "test_level_2",
+        "test_level_3",
+        "test_level_4",
+        "test_readme_commands",
+        "test_run",
+        "test_set_up",
+        "test_team_stack",
+    ],
+    "upgrade": ["test_upgrade", "test_upgrade_across_releases"],
+    "cli": [
+        "test_assess",
+        "test_assess_hostile_trees",
+        "test_cli",
+        "test_diff",
+        "test_hostile_files",
+        "test_template_cache",
+    ],
+    "benchmarks": ["test_benchmarks"],
+}
+TIER_OF = {module: tier for tier, modules in TIERS.items() for module in modules}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        if module not in TIER_OF:
+            raise pytest.UsageError(
+                f"{item.path} has no test tier: add {module!r} to TIERS in tests/conftest.py"
+            )
+        item.add_marker(TIER_OF[module])

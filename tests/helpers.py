@@ -24,6 +24,9 @@ from functools import cache
 from pathlib import Path
 from tempfile import mkdtemp
 
+import jinja2
+import yaml
+
 from mlops_levels.git import commit, init
 from mlops_levels.git import git as git  # the tests run git as the CLI does
 from mlops_levels.ladder import load_ladder
@@ -188,3 +191,28 @@ def run_at_a_terminal(
     result = Terminal(process.wait(), output.decode(errors="replace"))
     assert not pending, f"never asked: {pending}\n{result.text}"
     return result
+
+
+def first_level(question: str) -> int:
+    """The lowest level at which a copier.yml question holds: a computed flag's default,
+    or the `when` of a question Copier asks.
+
+    Rendered with Jinja at each level, the flags before it first, in copier.yml's
+    order as Copier renders them: the threshold stays written once, in copier.yml.
+    """
+    config = yaml.safe_load((REPO / "copier.yml").read_text(encoding="utf-8"))
+    jinja = jinja2.Environment()
+
+    def holds(expression: str, context: dict[str, object]) -> bool:
+        return jinja.from_string(expression).render(context) == "True"
+
+    for level in LEVELS:
+        context: dict[str, object] = {"level": level}
+        for name, spec in config.items():
+            if name == question:
+                if holds(spec["default"] if spec.get("when") is False else spec["when"], context):
+                    return level
+                break
+            if isinstance(spec, dict) and spec.get("when") is False and spec.get("type") == "bool":
+                context[name] = holds(spec["default"], context)
+    raise LookupError(f"copier.yml: {question} holds at no level")

@@ -24,7 +24,7 @@ COPIER = [sys.executable, "-m", "copier"]
         ({"package_name": "Churn-Model"}, "is not a valid package name"),
         ({"package_name": "lambda"}, '"lambda" is a Python keyword'),
         ({"package_name": "json"}, "would shadow the standard-library module"),
-        ({"package_name": "mlflow"}, 'would shadow the "mlflow" package'),
+        ({"package_name": "mlflow"}, "would shadow the mlflow module"),
         ({"author_email": "ml-team"}, '"ml-team" is not an email address'),
         ({"author_email": "a@b"}, '"a@b" is not an email address'),
         ({"author_name": ""}, "The author name must not be empty."),

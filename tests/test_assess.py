@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mlops_levels.answers import ANSWERS_FILE
-from mlops_levels.checks import CHECKS, check, fix_hint
+from mlops_levels.checks import all_checks, build_checks, fix_hint
 from mlops_levels.cli import main
 from tests.helpers import LADDER, LEVELS, REPO, commit_all, run_at_a_terminal
 
@@ -55,7 +55,7 @@ def test_every_criterion_has_exactly_one_check_and_every_check_a_criterion():
     ids = [criterion["id"] for criterion in CRITERIA]
 
     assert len(ids) == len(set(ids)), "two criteria in levels/ share an id"
-    assert sorted(CHECKS) == sorted(ids)
+    assert sorted(all_checks()) == sorted(ids)
 
 
 def test_every_check_has_a_fix_hint():
@@ -63,25 +63,18 @@ def test_every_check_has_a_fix_hint():
         assert len(fix_hint(criterion["id"])) > 20, criterion["id"]
 
 
-def test_a_second_check_for_a_criterion_is_refused():
-    criterion_id = CRITERIA[0]["id"]
-    registered = CHECKS[criterion_id]
+def test_a_second_criterion_with_the_same_id_is_refused():
+    level = {"level": 0, "criteria": [CRITERIA[0], CRITERIA[0]]}
 
-    def duplicate(project, criterion):
-        """Another hint."""
-
-    with pytest.raises(ValueError, match=f"criterion {criterion_id} has two checks"):
-        check(criterion_id)(duplicate)
-    assert CHECKS[criterion_id] is registered
+    with pytest.raises(ValueError, match=f"two criteria have the id {CRITERIA[0]['id']}"):
+        build_checks([level])
 
 
-def test_a_check_without_a_docstring_is_refused():
-    def silent(project, criterion):
-        pass
+def test_a_criterion_without_a_hint_is_refused():
+    silent = {key: value for key, value in CRITERIA[0].items() if key != "hint"}
 
-    with pytest.raises(ValueError, match="needs a docstring: it is the fix hint"):
-        check("no-such-criterion")(silent)
-    assert "no-such-criterion" not in CHECKS
+    with pytest.raises(ValueError, match="needs a hint: what to do when it does not hold"):
+        build_checks([{"level": 0, "criteria": [silent]}])
 
 
 # --- Projects this template generated --------------------------------------------------

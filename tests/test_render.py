@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from copier import run_copy
 
-from tests.helpers import LADDER, LEVELS
+from tests.helpers import LADDER, LEVELS, copy_payload, first_level
 
 PACKAGE = "churn_model"  # what the project name "Churn Model" yields
 
@@ -96,13 +97,13 @@ ADDED_FILES: dict[int, set[str]] = {
     },
 }
 
-# The CI files of each provider; level 2 and above have those of the chosen one.
+# The CI files of each provider; the levels that ask for one have those of the chosen one.
 CI_FILES = {
     "github": {".github/workflows/ci.yml"},
     "gitlab": {".gitlab-ci.yml"},
     "none": set(),
 }
-CI_LEVELS = [level for level in LEVELS if level >= 2]
+CI_LEVELS = [level for level in LEVELS if level >= first_level("ci_provider")]
 # GitHub's CD workflow, from level 3 on; GitLab's CD jobs are in .gitlab-ci.yml.
 CD_FILES = {"github": {".github/workflows/cd.yml"}, "gitlab": set(), "none": set()}
 CD_LEVELS = [level for level in LEVELS if level >= 3]
@@ -289,3 +290,24 @@ def test_answers_file_records_the_ci_provider_from_level_2_on(render):
 
     assert answers["ci_provider"] == "gitlab"
     assert not {"has_pipeline", "has_github_ci", "has_gitlab_ci"} & set(answers)
+
+
+def test_ladder_is_as_long_as_levels_holds_files(tmp_path):
+    """copier.yml reads levels/level-0.yml, level-1.yml, ... up to the first missing number:
+    a sixth file is a sixth level to choose, with nothing else to change."""
+    template = copy_payload(tmp_path / "template")
+    top = LADDER[-1]
+    beyond = {**top, "level": top["level"] + 1, "name": "Beyond", "criteria": []}
+    (template / "levels" / f"level-{beyond['level']}.yml").write_text(yaml.safe_dump(beyond))
+
+    run_copy(
+        str(template),
+        tmp_path / "project",
+        data={"project_name": "Churn Model", "level": beyond["level"]},
+        defaults=True,
+        quiet=True,
+    )
+
+    maturity = (tmp_path / "project" / "MATURITY.md").read_text()
+    assert maturity.startswith(f"# MLOps maturity: level {beyond['level']} - Beyond\n")
+    assert f"level {beyond['level']} of {beyond['level']}" in maturity

@@ -30,6 +30,7 @@ from tests.helpers import (
     REPO,
     commit_all,
     copier_update,
+    first_level,
     git,
     run,
     run_at_a_terminal,
@@ -50,7 +51,7 @@ def ci_providers() -> tuple[list[str], int]:
     spec = CONFIG["ci_provider"]
     choices = spec["choices"]
     values = list(choices.values()) if isinstance(choices, dict) else list(choices)
-    return values, int(re.search(r"level\s*>=\s*(\d+)", spec["when"]).group(1))
+    return values, first_level("ci_provider")
 
 
 PROVIDERS, CI_FROM = ci_providers()

@@ -21,7 +21,7 @@ from mlops_levels import __version__, git
 from mlops_levels.errors import Failed
 
 # What a template is made of; everything else in the checkout is the CLI's.
-PAYLOAD = ("copier.yml", "template", "levels")
+PAYLOAD = ("copier.yml", "template", "levels", "includes")
 DEFAULT_HOME = "~/.cache/mlops-levels"
 # In the cache repository's .git: the payload digest, tag and tree the last prepare() left.
 STAMP = "mlops-levels-payload"

@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "levels",
         help="print the maturity ladder and each level's entry criteria",
-        description="Print the five maturity levels: what each adds, the tools and "
+        description="Print the maturity levels: what each adds, the tools and "
         "roles it assumes, and the entry criteria a repository must meet.",
     )
     parser.add_argument("--json", action="store_true", help="print the levels/ data as JSON")
