@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mlops_levels.steps import MOVED
-from mlops_levels.template_source import PAYLOAD, cache_url, prepare
+from mlops_levels.template_source import cache_url, prepare
 from tests.helpers import LEVELS, REPO, commit_all, git
 from tests.test_upgrade import (  # noqa: F401 (the fixture)
     CONFLICT,
@@ -30,6 +30,8 @@ pytestmark = pytest.mark.slow
 
 # The release commit (tag v0.1.0): a full hash, so a clone without tags finds it too.
 RELEASE = ("v0.1.0", "e12c63c4a85e5252ad51b4a6e41157c93a8b812c")
+# What CLI 0.1.0 copied into its template cache: its template's files then.
+RELEASE_PAYLOAD = ("copier.yml", "template", "levels", "hooks")
 PACKAGE = "churn_model"
 OURS = "# Ours: kept across the upgrade."
 
@@ -43,7 +45,9 @@ def release_cache(home: Path) -> None:
     cache.mkdir(parents=True)
     git(cache, "init", "-q", "--initial-branch=main")
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", commit_hash, *PAYLOAD], capture_output=True, check=True
+        ["git", "-C", str(REPO), "archive", commit_hash, *RELEASE_PAYLOAD],
+        capture_output=True,
+        check=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(cache)], input=archive, check=True)
     commit(cache, f"mlops-levels {tag}")
