@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
+import pty
+import re
+import select
 import shutil
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from tempfile import mkdtemp
@@ -19,12 +27,15 @@ from tempfile import mkdtemp
 import jinja2
 import yaml
 
+from mlops_levels.git import commit, init
+from mlops_levels.git import git as git  # the tests run git as the CLI does
 from mlops_levels.ladder import load_ladder
 from mlops_levels.template_source import PAYLOAD
 
 REPO = Path(__file__).resolve().parents[1]
 LADDER = load_ladder()
 LEVELS = [level["level"] for level in LADDER]  # the level numbers, 0 first, for parametrize
+TESTER = ("Test", "test@example.org")  # who commits what the tests change
 
 
 def copy_payload(dest: Path) -> Path:
@@ -53,27 +64,10 @@ def template_snapshot() -> Path:
     return copy_payload(snapshot)
 
 
-def git(project: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(project), *args], check=True, capture_output=True, text=True
-    ).stdout
-
-
 def commit_all(project: Path, message: str = "Start") -> None:
-    """Make a rendered project a git repository with one commit, as hooks/ does."""
-    git(project, "init", "--quiet", "--initial-branch=main")
-    git(project, "add", "--all")
-    git(
-        project,
-        "-c",
-        "user.name=Test",
-        "-c",
-        "user.email=test@example.org",
-        "commit",
-        "--quiet",
-        "-m",
-        message,
-    )
+    """Make a rendered project a git repository with one commit, as `new` does."""
+    init(project)
+    commit(project, message, identity=TESTER)
 
 
 def run(project: Path, *command: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -142,6 +136,61 @@ def start_service(
         time.sleep(0.3)
     process.kill()
     raise AssertionError(f"the service never got ready:\n{log.read_text()}")
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """What a command printed at a pseudo-terminal, and how it exited."""
+
+    code: int
+    raw: str  # as the terminal received it, colours and cursor moves included
+
+    @property
+    def text(self) -> str:
+        """The output without its escape sequences."""
+        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", self.raw)
+
+
+def run_at_a_terminal(
+    *argv: str,
+    keys: Sequence[tuple[str, bytes]] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> Terminal:
+    """Run `mlops-levels argv` with stdin, stdout and stderr on a pseudo-terminal, typing
+    each key once its prompt shows after the previous key; fail if a prompt never shows.
+    Keys typed before a prompt is drawn would be flushed, hence the waiting."""
+    controller, terminal = pty.openpty()
+    # Wide enough that no prompt wraps around the text it is waited for.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlops_levels", *argv],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+    )
+    os.close(terminal)
+    output, pending, seen = b"", list(keys), 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([controller], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closed: the command has finished
+                break
+            if not chunk:
+                break
+            output += chunk
+        if pending and pending[0][0].encode() in output[seen:]:
+            seen = len(output)
+            os.write(controller, pending.pop(0)[1])
+    else:
+        process.kill()
+    os.close(controller)
+    result = Terminal(process.wait(), output.decode(errors="replace"))
+    assert not pending, f"never asked: {pending}\n{result.text}"
+    return result
 
 
 def first_level(question: str) -> int:

@@ -4,14 +4,10 @@ repositories and an empty folder; the check registry; the JSON schema."""
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
 import shutil
 import subprocess
 import sys
-import time
 from importlib.resources import files
 from pathlib import Path
 
@@ -22,7 +18,7 @@ import yaml
 from mlops_levels.answers import ANSWERS_FILE
 from mlops_levels.checks import all_checks, build_checks, fix_hint
 from mlops_levels.cli import main
-from tests.helpers import LADDER, LEVELS, REPO, commit_all
+from tests.helpers import LADDER, LEVELS, REPO, commit_all, run_at_a_terminal
 
 CRITERIA = [criterion for level in LADDER for criterion in level["criteria"]]
 QUESTIONS = [criterion["id"] for criterion in CRITERIA if "question" in criterion]
@@ -424,36 +420,14 @@ STATUS = {"yes": "pass", "no": "fail", "not sure": "unknown"}
 
 
 def assess_at_a_terminal(path: Path, answers: dict[str, str], *args: str) -> dict[str, str]:
-    """Run `assess` in a pseudo-terminal, answer each question as its menu appears, and return
+    """Run `assess` at a terminal, answer each question as its menu appears, and return
     the statuses it printed."""
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlops_levels", "assess", str(path), *args],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    output, pending = b"", list(answers.items())
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if select.select([controller], [], [], 0.2)[0]:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the terminal closed: the command has finished
-                break
-            output += chunk
-        # Keys typed before the menu is drawn would be flushed: wait for the question.
-        if pending and f"({pending[0][0]})".encode() in output:
-            os.write(controller, KEYS[pending.pop(0)[1]])
-    else:
-        process.kill()
-    os.close(controller)
-    assert process.wait() == 0, output.decode(errors="replace")
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode(errors="replace"))
+    keys = [(f"({question})", KEYS[answer]) for question, answer in answers.items()]
+    result = run_at_a_terminal("assess", str(path), *args, keys=keys)
+    assert result.code == 0, result.text
     return dict(
         (criterion_id, status)
-        for status, criterion_id in re.findall(r"^ +(pass|fail|unknown) +(\S+) ", text, re.M)
+        for status, criterion_id in re.findall(r"^ +(pass|fail|unknown) +(\S+) ", result.text, re.M)
     )
 
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from importlib.resources import files
 from itertools import pairwise
@@ -19,7 +16,7 @@ import yaml
 from copier import run_copy
 
 from mlops_levels.cli import main
-from tests.helpers import LADDER, LEVELS, commit_all, copy_payload, git
+from tests.helpers import LADDER, LEVELS, commit_all, copy_payload, git, run_at_a_terminal
 
 ANSWERS = {"project_name": "Churn Model"}  # what the `render` fixture answers
 DATA = [f"--data={key}={value}" for key, value in ANSWERS.items()]
@@ -95,30 +92,13 @@ def test_default_output_is_a_plain_patch_that_turns_one_level_into_the_next(tmp_
 
 
 def test_diff_is_coloured_at_a_terminal_unless_no_color_is_set():
-    def run_at_a_terminal(env: dict[str, str]) -> str:
-        controller, terminal = pty.openpty()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mlops_levels", "diff", str(LEVELS[0]), str(LEVELS[1])],
-            stdout=terminal,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        os.close(terminal)
-        output = b""
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the terminal closed: the command has finished
-                break
-            if not chunk:
-                break
-            output += chunk
-        os.close(controller)
-        assert process.wait() == 0
-        return output.decode()
+    def diff_at_a_terminal(env: dict[str, str]) -> str:
+        result = run_at_a_terminal("diff", str(LEVELS[0]), str(LEVELS[1]), env=env)
+        assert result.code == 0, result.text
+        return result.raw
 
-    coloured = run_at_a_terminal(dict(os.environ))
-    plain = run_at_a_terminal({**os.environ, "NO_COLOR": "1"})
+    coloured = diff_at_a_terminal(dict(os.environ))
+    plain = diff_at_a_terminal({**os.environ, "NO_COLOR": "1"})
 
     assert "\033[32m+" in coloured and "\033[31m-" in coloured
     assert "\033[" not in plain

@@ -217,7 +217,7 @@ CASES = {
         ["diff", "1", "2", "--project", "PATH"],
         NOT_YAML,
         REFUSED,
-        "is not a valid answers file: it is not valid YAML",
+        "is corrupt: it is not valid YAML",
     ),
     "diff-answers-binary": Case(
         ["diff", "1", "2", "--project", "PATH"], BINARY, REFUSED, "it is not UTF-8 text"

@@ -6,17 +6,10 @@ with plain `copier update`.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import select
 import shutil
-import struct
 import subprocess
-import sys
-import termios
 import time
 import tomllib
 from collections.abc import Iterator
@@ -28,7 +21,8 @@ import yaml
 
 from mlops_levels import template_source
 from mlops_levels.cli import main
-from mlops_levels.commands.upgrade import ABANDON
+from mlops_levels.git import commit as git_commit
+from mlops_levels.steps import ABANDON
 from mlops_levels.template_source import cache_url, prepare
 from tests.helpers import (
     LADDER,
@@ -39,6 +33,7 @@ from tests.helpers import (
     first_level,
     git,
     run,
+    run_at_a_terminal,
     template_snapshot,
 )
 
@@ -187,8 +182,8 @@ def assert_matches_a_fresh_project(project: Path, level: int, tmp_path: Path, da
 
 
 def commit(project: Path, message: str) -> None:
-    git(project, "add", "--all")
-    git(project, "-c", "user.name=Us", "-c", "user.email=us@example.org", "commit", "-qm", message)
+    """Commit everything, as a user of the project."""
+    git_commit(project, message, identity=("Us", "us@example.org"))
 
 
 def state(project: Path) -> dict[str, Any]:
@@ -469,36 +464,10 @@ def test_to_walks_one_commit_per_level(project_at, capsys):
 
 
 def upgrade_at_a_terminal(project: Path, keys: list[tuple[str, bytes]], *args: str) -> str:
-    """Run `upgrade` in a pseudo-terminal, typing each key once its prompt shows; return what
-    it printed. Keys typed before a prompt is drawn would be flushed, hence the waiting."""
-    controller, terminal = pty.openpty()
-    # Wide enough that no prompt wraps around the text it is waited for.
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlops_levels", "upgrade", str(project), *args],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    output, pending, seen = b"", list(keys), 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if select.select([controller], [], [], 0.2)[0]:
-            try:
-                output += os.read(controller, 65536)
-            except OSError:  # the terminal closed: the command has finished
-                break
-        if pending and pending[0][0].encode() in output[seen:]:
-            seen = len(output)
-            os.write(controller, pending.pop(0)[1])
-    else:
-        process.kill()
-    os.close(controller)
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode(errors="replace"))
-    assert process.wait() == 0, text
-    assert not pending, f"never asked: {pending}\n{text}"
-    return text
+    """Run `upgrade` at a terminal, typing each key once its prompt shows; what it printed."""
+    result = run_at_a_terminal("upgrade", str(project), *args, keys=keys)
+    assert result.code == 0, result.text
+    return result.text
 
 
 def test_at_a_terminal_it_confirms_and_asks_only_the_new_question(tmp_path):

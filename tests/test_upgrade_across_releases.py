@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_levels.commands.upgrade import MOVED
+from mlops_levels.steps import MOVED
 from mlops_levels.template_source import cache_url, prepare
 from tests.helpers import LEVELS, REPO, commit_all, git
 from tests.test_upgrade import (  # noqa: F401 (the fixture)
@@ -28,9 +28,9 @@ from tests.test_upgrade import (  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 
-# The release commit (tag v0.1.0): a full hash, so a clone without tags finds it too.
+# The commit CLI 0.1.0 was released from: a full hash, which any full clone has.
 RELEASE = ("v0.1.0", "e12c63c4a85e5252ad51b4a6e41157c93a8b812c")
-# What CLI 0.1.0 copied into its template cache.
+# What CLI 0.1.0 copied into its template cache: its template's files then.
 RELEASE_PAYLOAD = ("copier.yml", "template", "levels", "hooks")
 PACKAGE = "churn_model"
 OURS = "# Ours: kept across the upgrade."

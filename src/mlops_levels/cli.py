@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from mlops_levels import __version__
+from mlops_levels import __version__, ui
 from mlops_levels.commands import assess, diff, levels, new, upgrade
 from mlops_levels.errors import CLIError
 
@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except CLIError as error:
-        print(f"mlops-levels: {error}", file=sys.stderr)
+        ui.error(str(error))
         return error.exit_code
     except KeyboardInterrupt:
-        print("mlops-levels: interrupted", file=sys.stderr)
+        ui.error("interrupted")
         return 130
     except BrokenPipeError:
         # The reader (head, a pager) stopped early: not an error. Silence the final flush.

@@ -10,58 +10,32 @@ stops there for the user to carry their changes over.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
-import warnings
 from pathlib import Path
-from typing import Any
 
-import yaml
+from mlops_levels import copier_calls, git
+from mlops_levels.answers import Answers
+from mlops_levels.template_source import TemplateSource
 
 
-def keep_edited(path: Path, answers_before: str) -> list[str]:
+def keep_edited(path: Path, before: Answers) -> list[str]:
     """Restore the files the update removed that the user had changed; return them.
 
-    `answers_before` is the answers file as committed before the update: it
-    names the template version and answers that generated the old files.
+    `before` is the answers file as committed before the update: it names the
+    template version and answers that generated the old files.
     """
-    removed = [name for name in _git(path, "ls-files", "-z", "--deleted").split(b"\0") if name]
+    removed = git.deleted(path)
     if not removed:
         return []
     with tempfile.TemporaryDirectory(prefix="mlops-levels-old-") as scratch:
-        generated = _render(Path(scratch), yaml.safe_load(answers_before))
-        edited = [
-            name.decode()
-            for name in removed
-            if _git(path, "show", b"HEAD:./" + name) != _read(generated / name.decode())
-        ]
+        generated = Path(scratch)
+        # What the recorded template version generates for the recorded answers.
+        template = TemplateSource(before.source, before.required_version())
+        copier_calls.copy(template, generated, {**before.given, "level": before.values["level"]})
+        edited = [name for name in removed if git.committed(path, name) != _read(generated / name)]
     if edited:
-        _git(path, "checkout", "HEAD", "--", *edited)
+        git.git(path, "checkout", "HEAD", "--", *edited)
     return edited
-
-
-def _render(folder: Path, answers: dict[str, Any]) -> Path:
-    """What the recorded template version generates for the recorded answers."""
-    from copier import run_copy
-    from copier.errors import MissingFileWarning
-
-    with warnings.catch_warnings():
-        # The empty folder has no answers file for the level guard to read.
-        warnings.simplefilter("ignore", MissingFileWarning)
-        run_copy(
-            answers["_src_path"],
-            folder,
-            data={key: value for key, value in answers.items() if not key.startswith("_")},
-            vcs_ref=answers["_commit"],
-            defaults=True,
-            overwrite=True,
-            quiet=True,
-        )
-    return folder
-
-
-def _git(path: Path, *args: str | bytes) -> bytes:
-    return subprocess.run(["git", "-C", str(path), *args], capture_output=True, check=True).stdout
 
 
 def _read(file: Path) -> bytes | None:

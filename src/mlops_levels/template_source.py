@@ -13,19 +13,19 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from mlops_levels import __version__
-from mlops_levels.errors import FAILED, CLIError
+from mlops_levels import __version__, git
+from mlops_levels.errors import Failed
 
 # What a template is made of; everything else in the checkout is the CLI's.
-PAYLOAD = ("copier.yml", "template", "levels", "includes", "hooks")
+PAYLOAD = ("copier.yml", "template", "levels", "includes")
 DEFAULT_HOME = "~/.cache/mlops-levels"
 # In the cache repository's .git: the payload digest, tag and tree the last prepare() left.
 STAMP = "mlops-levels-payload"
+IDENTITY = ("mlops-levels", "mlops-levels@localhost")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class TemplateSource:
     """A template repository as Copier should record it, and the tag to use."""
 
     url: str  # as written into answers files: may start with "~"
-    ref: str
+    ref: str | None  # a tag; None: the newest
 
     @property
     def path(self) -> Path:
@@ -47,36 +47,13 @@ def template_root() -> Path:
     for root in (package_dir / "_template", package_dir.parents[1]):
         if (root / "copier.yml").is_file():
             return root
-    raise CLIError("mlops-levels is installed without its template; reinstall it.", FAILED)
+    raise Failed("mlops-levels is installed without its template; reinstall it.")
 
 
 def cache_url() -> str:
     """The cache repository's location, `~`-relative unless MLOPS_LEVELS_HOME is set."""
     home = os.environ.get("MLOPS_LEVELS_HOME", DEFAULT_HOME)
     return f"{home.rstrip('/')}/template"
-
-
-def _git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
-    )
-    if result.returncode:
-        raise CLIError(
-            f"git {' '.join(args)} failed in the template cache {repo}:\n"
-            f"{result.stderr.strip()}\nDelete that folder to rebuild it.",
-            FAILED,
-        )
-    return result.stdout.strip()
-
-
-def _tag_tree(repo: Path, tag: str) -> str | None:
-    result = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{tag}^{{tree}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.stdout.strip() or None
 
 
 def prepare() -> TemplateSource:
@@ -94,46 +71,65 @@ def prepare() -> TemplateSource:
     # already holds this payload under a tag. Copying it and asking git again cost a
     # copy of the template and five git processes on every `new` and `upgrade`.
     recorded = stamp.read_text(encoding="utf-8").split() if stamp.is_file() else []
-    if len(recorded) == 3 and recorded[0] == digest and _tag_tree(repo, recorded[1]) == recorded[2]:
-        return TemplateSource(url=url, ref=recorded[1])
+    match recorded:
+        case [stamped, tag, tree] if stamped == digest and _tree(repo, tag) == tree:
+            return TemplateSource(url=url, ref=tag)
     try:
-        if not (repo / ".git").is_dir():
-            repo.mkdir(parents=True, exist_ok=True)
-            _git(repo, "init", "--quiet", "--initial-branch=main")
+        repo.mkdir(parents=True, exist_ok=True)
         _copy_payload(repo)
     except OSError as error:
-        raise CLIError(
+        raise Failed(
             f"Cannot write the template cache {repo}: {error.strerror or error}. Make it "
-            "writable, or set MLOPS_LEVELS_HOME to a folder you can write.",
-            FAILED,
+            "writable, or set MLOPS_LEVELS_HOME to a folder you can write."
         ) from error
-    _git(repo, "add", "--all")
-    identity = ("-c", "user.name=mlops-levels", "-c", "user.email=mlops-levels@localhost")
-    if _git(repo, "status", "--porcelain"):
-        _git(repo, *identity, "commit", "--quiet", "-m", f"mlops-levels {__version__}")
-    tree = _git(repo, "rev-parse", "HEAD^{tree}")
-    tag = f"v{__version__}"
-    if _tag_tree(repo, tag) not in (None, tree):
-        tag = f"{tag}+{tree[:12]}"
-    if _tag_tree(repo, tag) is None:
-        _git(repo, *identity, "tag", "--annotate", "-m", f"mlops-levels {tag}", tag)
+    try:
+        tag, tree = _commit_and_tag(repo)
+    except Failed as error:
+        raise Failed(
+            f"{error}\nThat folder is the template cache: delete it to rebuild it."
+        ) from error
     stamp.write_text(f"{digest} {tag} {tree}\n", encoding="utf-8")
     return TemplateSource(url=url, ref=tag)
 
 
+def _commit_and_tag(repo: Path) -> tuple[str, str]:
+    """Commit the payload in the cache repository and tag it; the tag and its tree."""
+    if not (repo / ".git").is_dir():
+        git.init(repo)
+    if git.status(repo):
+        git.commit(repo, f"mlops-levels {__version__}", identity=IDENTITY)
+    tree = git.git(repo, "rev-parse", "HEAD^{tree}").strip()
+    tag = f"v{__version__}"
+    if _tree(repo, tag) not in (None, tree):
+        tag = f"{tag}+{tree[:12]}"
+    if _tree(repo, tag) is None:
+        git.tag(repo, tag, f"mlops-levels {tag}", IDENTITY)
+    return tag, tree
+
+
+def _tree(repo: Path, tag: str) -> str | None:
+    return git.resolve(repo, f"{tag}^{{tree}}")
+
+
 def _copy_payload(repo: Path) -> None:
-    """Replace the cache repository's template files with this CLI's."""
-    for name in PAYLOAD:
-        target = repo / name
-        if target.is_dir():
+    """Replace the cache repository's files with this CLI's template files.
+
+    Everything but .git goes first: a folder an older CLI's template had
+    (hooks/, before 0.2.0) must not linger in the new version's commit.
+    """
+    for target in repo.iterdir():
+        if target.name == ".git":
+            continue
+        if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
-        elif target.exists():
+        else:
             target.unlink()
+    for name in PAYLOAD:
         source = template_root() / name
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(source, target)
+            shutil.copy2(source, repo / name)
 
 
 def _payload_digest() -> str:

@@ -6,54 +6,20 @@ import argparse
 import json
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_levels.answers import ANSWERS_FILE, CorruptAnswers, load_answers, recorded_level
-from mlops_levels.checks import fix_hint, run_check
-from mlops_levels.detect import PASS, UNKNOWN, Criterion, Finding, Project
+from mlops_levels import ui
+from mlops_levels.answers import ANSWERS_FILE, CorruptAnswers, read_answers
+from mlops_levels.assessment import Assessment, NextStep, Result, as_json, print_report
+from mlops_levels.checks import run_check
+from mlops_levels.detect import Criterion, Project
 from mlops_levels.errors import CLIError
 from mlops_levels.ladder import Level, load_ladder
+from mlops_levels.options import add_folder
 
 ANSWERS = {"yes": True, "no": False}
 UPGRADE = "copier update --defaults --vcs-ref :current: --data level={level}"
-
-
-@dataclass(frozen=True)
-class Result:
-    """One criterion, evaluated."""
-
-    level: Level
-    criterion: Criterion
-    finding: Finding
-
-    @property
-    def passed(self) -> bool:
-        return self.finding.status == PASS
-
-
-@dataclass(frozen=True)
-class NextStep:
-    """The level to reach next, and how: the upgrade command, or the criteria still open."""
-
-    level: Level
-    todo: list[Result]
-    command: str | None = None
-    preview: str | None = None
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """What `assess` found in one repository: what both of its reports show."""
-
-    root: Path
-    ladder: tuple[Level, ...]
-    results: list[Result]
-    reached: int
-    generated: dict[str, Any] | None
-    step: NextStep | None
-    warnings: dict[str, str]  # path: why it could not be read
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,14 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "every level below, all hold. Criteria that no file can show are asked at a "
         "terminal; otherwise they are unknown, and an unknown criterion does not hold.",
     )
-    parser.add_argument(
-        "path",
-        nargs="?",
-        type=Path,
-        default=Path("."),
-        metavar="PATH",
-        help="the repository's folder (default: the current folder)",
-    )
+    add_folder(parser, "repository")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -100,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{root} is not a folder: give the folder of the repository to assess.")
     ladder = load_ladder()
     given = _parse_answers(args.answer, ladder)
-    interactive = not args.no_input and sys.stdin.isatty() and sys.stdout.isatty()
+    interactive = not args.no_input and ui.at_terminal()
     project = Project(root, ask=lambda criterion: _answer(criterion, given, interactive))
 
     results = [
@@ -115,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
     # A file name need not be UTF-8; printed, its undecodable bytes show as escapes.
     sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     if args.json:
-        print(json.dumps(_as_json(assessment), indent=2))
+        print(json.dumps(as_json(assessment), indent=2))
     else:
-        _print_report(assessment)
+        print_report(assessment)
     return 0
 
 
@@ -143,13 +102,7 @@ def _answer(criterion: Criterion, given: dict[str, bool], interactive: bool) -> 
         return given[criterion["id"]]
     if not interactive:
         return None
-    import questionary
-
-    choice = questionary.select(
-        f"{criterion['question']} ({criterion['id']})", choices=["yes", "no", "not sure"]
-    ).ask()
-    if choice is None:
-        raise KeyboardInterrupt
+    choice = ui.choose(f"{criterion['question']} ({criterion['id']})", ["yes", "no", "not sure"])
     return ANSWERS.get(choice)
 
 
@@ -177,21 +130,17 @@ def _generated(root: Path, ladder: tuple[Level, ...]) -> dict[str, Any] | None:
     An answers file that is corrupt, or records a level the ladder lacks, is named
     on stderr, and the repository is assessed from its files alone.
     """
-    path = root / ANSWERS_FILE
-    if not path.is_file():
+    if not (root / ANSWERS_FILE).is_file():
         return None
     try:
-        answers = load_answers(path)
-        if "_src_path" not in answers or "level" not in answers:
+        answers = read_answers(root)
+        if "_src_path" not in answers.values or "level" not in answers.values:
             return None  # another template's answers
-        recorded_level(answers, len(ladder))
+        answers.level(len(ladder))
     except CorruptAnswers as error:
-        print(
-            f"mlops-levels: warning: {path} is corrupt: {error}; assessing the files alone.",
-            file=sys.stderr,
-        )
+        ui.warn(f"{error} Assessing the files alone.")
         return None
-    return answers
+    return answers.values
 
 
 def _next_step(
@@ -218,100 +167,3 @@ def _next_step(
         command=UPGRADE.format(level=number),
         preview=f"mlops-levels diff {recorded} {number} --project {shlex.quote(str(root))}",
     )
-
-
-def _as_json(assessment: Assessment) -> dict[str, Any]:
-    root, ladder, results = assessment.root, assessment.ladder, assessment.results
-    reached, generated, step = assessment.reached, assessment.generated, assessment.step
-    return {
-        "path": str(root.resolve()),
-        "generated": generated
-        and {
-            "level": generated["level"],
-            "template": str(generated["_src_path"]),
-            "version": None if generated.get("_commit") is None else str(generated["_commit"]),
-        },
-        "level": reached,
-        "level_name": ladder[reached]["name"],
-        "criteria": [
-            {
-                "id": result.criterion["id"],
-                "level": result.level["level"],
-                "sentence": result.criterion["sentence"],
-                "status": result.finding.status,
-                "evidence": result.finding.evidence,
-                "hint": fix_hint(result.criterion["id"]),
-            }
-            for result in results
-        ],
-        "next_step": step
-        and {
-            "level": step.level["level"],
-            "name": step.level["name"],
-            "command": step.command,
-            "preview": step.preview,
-            "todo": [result.criterion["id"] for result in step.todo],
-        },
-        "warnings": [{"path": path, "why": why} for path, why in assessment.warnings.items()],
-    }
-
-
-def _print_report(assessment: Assessment) -> None:
-    root, ladder, results = assessment.root, assessment.ladder, assessment.results
-    reached, generated, step = assessment.reached, assessment.generated, assessment.step
-    print(f"Assessing {root.resolve()}")
-    if generated:
-        level = ladder[generated["level"]]
-        print(
-            f"Generated by mlops-levels at level {level['level']} ({level['name']}), "
-            f"template {generated.get('_commit', 'version unknown')} from {generated['_src_path']}."
-        )
-    else:
-        print("Not generated by mlops-levels: assessed from its files alone.")
-
-    width = max(len(result.criterion["id"]) for result in results)
-    for level in ladder:
-        print(f"\nLevel {level['level']} - {level['name']}")
-        for result in (result for result in results if result.level is level):
-            criterion, finding = result.criterion, result.finding
-            print(f"  {finding.status:<7}  {criterion['id']:<{width}}  {criterion['sentence']}")
-            indent = " " * (width + 13)
-            print(f"{indent}evidence: {finding.evidence}")
-            if not result.passed:
-                print(f"{indent}fix: {fix_hint(criterion['id'])}")
-
-    if assessment.warnings:
-        print(f"\nNot read, so not evidence ({len(assessment.warnings)}):")
-        for path, why in assessment.warnings.items():
-            print(f"  {path}: {why}")
-
-    print()
-    print(f"Level reached: {reached} - {ladder[reached]['name']}")
-
-    if step is None:
-        print("Next step: none. This is the top of the ladder.")
-        return
-    name = f"level {step.level['level']} ({step.level['name']})"
-    if step.command:
-        print(f"Next step: upgrade to {name}, from a clean git working tree:")
-        print(f"  mlops-levels upgrade {shlex.quote(str(root))}")
-        print(f"or, in the project, with Copier alone:\n  {step.command}")
-        print(f"Preview what it changes with:\n  {step.preview}")
-        return
-    if generated:
-        recorded = ladder[generated["level"]]
-        print(
-            f"This project records level {recorded['level']} ({recorded['name']}) in "
-            f"{ANSWERS_FILE}, but not every criterion up to it holds."
-        )
-    verb = "complete" if step.level["level"] == reached else "reach"
-    print(f"Next step: to {verb} {name}:")
-    for result in step.todo:
-        criterion = result.criterion
-        if result.finding.status == UNKNOWN:
-            print(
-                f'  - {criterion["id"]}: answer "{criterion["question"]}" at a terminal, '
-                f"or pass --answer {criterion['id']}=yes"
-            )
-        else:
-            print(f"  - {criterion['id']}: {fix_hint(criterion['id'])}")
