@@ -44,6 +44,8 @@ SPECIALS = [
     "\x85",
     "\u2028",
     "\u2029",
+    # DEL: JSON leaves it as it is, and TOML refuses it in a string.
+    "\x7f",
     " ",
     "  ",
     "{{",
