@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_levels.detect import MAX_BYTES, MAX_DEPTH
+from mlops_levels.tree import MAX_BYTES, MAX_DEPTH
 
 # Ten lines of aliases, each level nine times the one before: 9**8 values once expanded.
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -1,0 +1,248 @@
+"""A folder as assess reads it: every path in it, and its files' text and data, within limits.
+
+Any tree, however hostile, is read in a bounded run: folders are walked without
+recursion and to a depth limit, files up to a size limit and once each, YAML
+with a limit on what its aliases expand to. What cannot be read becomes a
+warning that says why, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Folders that hold tools' state or installed packages, never the project's own work.
+SKIPPED_NAMES = {
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    ".ipynb_checkpoints",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+}
+SKIPPED_PATHS = {".dvc/cache", ".dvc/tmp"}
+
+# Limits that keep any tree, however hostile, to a bounded run: folders nested
+# deeper than this are not looked into, a file is read up to this many bytes, and
+# a YAML file whose aliases expand to more values than this is not read (an alias
+# bomb: ten lines expand to billions).
+MAX_DEPTH = 64
+MAX_BYTES = 1 << 20
+MAX_YAML_VALUES = 100_000
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a file, as evidence shows it."""
+
+    path: str
+    number: int
+    text: str
+
+    def __str__(self) -> str:
+        text = self.text.strip()
+        return f"{self.path}:{self.number}: {text if len(text) <= 120 else text[:117] + '...'}"
+
+
+class Tree:
+    """The files under `root`, and what could not be read of them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        # What could not be read, and why: shown with the assessment, never dropped.
+        self.warnings: dict[str, str] = {}
+        self._read: dict[str, list[str]] = {}
+
+    def warn(self, path: str, why: str) -> None:
+        self.warnings.setdefault(path, why)
+
+    @cached_property
+    def _paths(self) -> tuple[list[str], set[str]]:
+        """Every file and folder, as sorted posix paths relative to the root.
+
+        An explicit stack rather than os.walk, which recurses: a tree nested a
+        thousand folders deep must not exhaust Python's stack.
+        """
+        files: list[str] = []
+        folders: set[str] = set()
+        stack = [("", self.root)]
+        while stack:
+            prefix, folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError as error:
+                self.warn(prefix or ".", _reason(error))
+                continue
+            for entry in entries:
+                path = f"{prefix}{entry.name}"
+                try:
+                    # Symlinked folders are not followed (no cycles); a link to a file
+                    # counts as that file, and a dangling link as nothing.
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name in SKIPPED_NAMES or path in SKIPPED_PATHS:
+                            continue
+                        if _is_environment(Path(entry.path)):
+                            continue
+                        if path.count("/") >= MAX_DEPTH:
+                            self.warn(path, f"deeper than {MAX_DEPTH} folders: not looked into")
+                            continue
+                        folders.add(path)
+                        stack.append((f"{path}/", Path(entry.path)))
+                    elif entry.is_file():
+                        files.append(path)
+                except OSError as error:
+                    self.warn(path, _reason(error))
+        # Shallow paths first: they make the clearest evidence.
+        return sorted(files, key=lambda path: (path.count("/"), path)), folders
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths matching a glob: `*` stays within a folder, `**/` spans any depth."""
+        files, folders = self._paths
+        if pattern.endswith("/"):
+            regex = _glob_regex(pattern.rstrip("/"))
+            return sorted(path + "/" for path in folders if regex.fullmatch(path))
+        regex = _glob_regex(pattern)
+        return [path for path in files if regex.fullmatch(path)]
+
+    def _lines(self, path: str) -> list[str]:
+        """A text file's lines, read once per run and only up to MAX_BYTES."""
+        if path not in self._read:
+            self._read[path] = self._read_lines(path)
+        return self._read[path]
+
+    def _read_lines(self, path: str) -> list[str]:
+        file = self.root / path
+        # Only regular files: a name pointing at a device or a pipe would never finish reading.
+        if not file.is_file():
+            return []
+        try:
+            with file.open("rb") as stream:
+                data = stream.read(MAX_BYTES + 1)
+        except OSError as error:
+            self.warn(path, _reason(error))
+            return []
+        if len(data) > MAX_BYTES:
+            self.warn(path, f"larger than {MAX_BYTES >> 20} MiB: only its start was read")
+            data = data[: data.rfind(b"\n", 0, MAX_BYTES) + 1]
+        try:
+            return data.decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            self.warn(path, "not UTF-8 text")
+            return []
+
+    def _locate(self, path: str, pattern: re.Pattern[str]) -> Line | str:
+        """The first line of a file that matches, or the file itself when none does."""
+        for number, text in enumerate(self._lines(path), start=1):
+            if pattern.search(text):
+                return Line(path, number, text)
+        return path
+
+    def _load(self, path: str) -> Any:
+        """A YAML, TOML or JSON file's data, or None if it is missing or does not parse
+        (with a warning that says why)."""
+        lines = self._lines(path)
+        if not lines:
+            return None
+        text = "\n".join(lines)
+        try:
+            if path.endswith(".toml") or path == "Pipfile":
+                return tomllib.loads(text)
+            if path.endswith(".json"):
+                return json.loads(text)
+            return yaml.load(text, Loader=_BoundedLoader)  # safe: a SafeLoader subclass
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as error:
+            self.warn(path, f"does not parse: {str(error).splitlines()[0]}")
+        except RecursionError:
+            self.warn(path, "nested too deeply to parse")
+        return None
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader for files nobody here wrote.
+
+    It reads tags it does not know, such as GitLab CI's `!reference`, as plain
+    data rather than refusing the whole file. It refuses an alias to a node that
+    contains it (the data would be infinite), and aliases that expand to more than
+    MAX_YAML_VALUES values in all.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._expanded = 0
+        self._open: set[str] = set()  # anchors of the nodes being composed
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        anchor = event.anchor
+        if isinstance(event, yaml.AliasEvent):
+            if anchor in self._open:
+                raise yaml.composer.ComposerError(f"the alias *{anchor} contains itself")
+            node = super().compose_node(parent, index)
+            self._expanded += self._size(node)
+            if self._expanded > MAX_YAML_VALUES:
+                raise yaml.composer.ComposerError(
+                    f"its aliases expand to more than {MAX_YAML_VALUES:,} values"
+                )
+            return node
+        if anchor is None:
+            return super().compose_node(parent, index)
+        self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.discard(anchor)
+
+    def _size(self, node: yaml.Node) -> int:
+        """How many values a node stands for once every alias in it is expanded."""
+        if id(node) not in self._sizes:
+            if isinstance(node, yaml.SequenceNode):
+                size = 1 + sum(self._size(item) for item in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+            else:
+                size = 1
+            self._sizes[id(node)] = size
+        return self._sizes[id(node)]
+
+
+_BoundedLoader.add_multi_constructor(
+    "!",
+    lambda loader, _suffix, node: (
+        loader.construct_mapping(node)
+        if isinstance(node, yaml.MappingNode)
+        else loader.construct_sequence(node)
+        if isinstance(node, yaml.SequenceNode)
+        else loader.construct_scalar(node)
+    ),
+)
+
+
+def _reason(error: OSError) -> str:
+    return f"could not be read: {error.strerror or error}"
+
+
+def _is_environment(folder: Path) -> bool:
+    """A virtual or conda environment, whatever its name."""
+    return (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir()
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    parts = re.split(r"(\*\*/|\*\*|\*|\?)", pattern)
+    wildcards = {"**/": "(?:[^/]+/)*", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(wildcards.get(part, re.escape(part)) for part in parts))
