@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlops_levels
-from benchmarks import first_prediction, scaffold, serving, suites, train, upgrade
+from benchmarks import cli_start, first_prediction, scaffold, serving, suites, train, upgrade
 from benchmarks.harness import Comparison, Context, Outcome, machine, markdown, run_comparison
 
 # Every comparison, in report order. A new one is a module with a COMPARISON and a
@@ -38,6 +38,7 @@ COMPARISONS: dict[str, Comparison] = {
         serving.COMPARISON,
         serving.LOGGING,
         first_prediction.COMPARISON,
+        cli_start.COMPARISON,
     )
 }
 RESULTS = Path(__file__).parent / "results"

@@ -6,6 +6,8 @@ No test here asserts a duration: only that the harness measures, counts and repo
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,9 +15,10 @@ from typing import ClassVar
 
 import pytest
 
-from benchmarks import first_prediction, scaffold, serving, suites
+from benchmarks import cli_start, first_prediction, scaffold, serving, suites
 from benchmarks.harness import (
     Case,
+    Command,
     CommandFailed,
     Comparison,
     Context,
@@ -183,6 +186,25 @@ def test_suites_target_says_when_the_top_level_has_no_tests():
     }
     [stand_in] = suites.targets(not_set_up)
     assert stand_in.goal.startswith("level 3 test suite") and stand_in.met is True
+
+
+def test_cli_start_target_names_the_slowest_case_and_needs_them_all():
+    fast, slow = (name for name, _args, _code in cli_start.CASES[:2])
+    results = {fast: _result(fast, 0.2), slow: _result(slow, 1.4)}
+
+    assert cli_start.targets(results) == [
+        Target("every case at most 1 s", f"slowest {slow}: 1.40 s", False)
+    ]
+    results[slow] = _result(slow, failed="exited 1")
+    assert cli_start.targets(results)[0].measured == "not measured"
+
+
+def test_cli_start_times_a_refusal_only_when_it_exits_as_expected(tmp_path):
+    refusal = Command([sys.executable, "-c", "raise SystemExit(2)"], tmp_path, dict(os.environ))
+
+    assert cli_start.timed(refusal, 2) > 0
+    with pytest.raises(CommandFailed, match="exited 2, not 0"):
+        cli_start.timed(refusal, 0)
 
 
 def test_percentile_is_the_nearest_rank():
