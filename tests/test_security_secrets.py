@@ -62,8 +62,6 @@ def kept_out_of_git(level: int) -> list[str]:
     ]
     if level in TRACKING:
         paths += [".dvc/cache/files/md5/00/11", ".dvc-storage/files/md5/00/11"]
-    if level in PIPELINE:
-        paths += ["reports/evaluate_run.json"]
     if level in SERVING:
         paths += ["reports/registry/promotion.json"]
     if level in MONITORING:
@@ -82,7 +80,8 @@ def kept_in_git(level: int) -> list[str]:
     if level in TRACKING:
         paths += [".env.example", "data/raw/breast_cancer.csv.dvc"]
     if level in PIPELINE:
-        paths += ["dvc.lock", "reports/metrics.json"]  # the pipeline's record, compared by DVC
+        # The pipeline's record, compared by DVC, and the run it logged.
+        paths += ["dvc.lock", "reports/metrics.json", "reports/evaluate_run.json"]
     return paths
 
 
