@@ -7,11 +7,9 @@ in a command's handler, once it runs. Each case is one process, start to exit.
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
-from benchmarks.harness import Case, Command, CommandFailed, Comparison, Context, Results, Target
+from benchmarks.harness import Case, Command, Comparison, Context, Results, Target, time_command
 from benchmarks.projects import install, new_project, package_name
 
 # The issue's target: each of these answers in under a second.
@@ -27,26 +25,6 @@ CASES = [
 ]
 
 
-def timed(command: Command, code: int) -> float:
-    """Wall time of one run of `command`, which must exit with `code`."""
-    start = time.perf_counter()
-    result = subprocess.run(
-        [str(part) for part in command.argv],
-        cwd=command.cwd,
-        env=dict(command.env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    if result.returncode != code:
-        raise CommandFailed(
-            f"`{command}` exited {result.returncode}, not {code}: {result.stderr.strip()}"
-        )
-    return elapsed
-
-
 def setup(context: Context) -> list[Case]:
     project = new_project(context, context.work / "level-4", level=4)
     python = install(context, project)
@@ -54,8 +32,8 @@ def setup(context: Context) -> list[Case]:
     return [
         Case(
             name,
-            lambda _folder, args=args, code=code: timed(
-                Command([*base, *args], project, context.env), code
+            lambda _folder, args=args, code=code: time_command(
+                Command([*base, *args], project, context.env), expect=code
             ),
         )
         for name, args, code in CASES

@@ -28,6 +28,7 @@ from benchmarks.harness import (
     markdown,
     ratio,
     run_comparison,
+    time_command,
 )
 from benchmarks.run import main
 
@@ -199,12 +200,14 @@ def test_cli_start_target_names_the_slowest_case_and_needs_them_all():
     assert cli_start.targets(results)[0].measured == "not measured"
 
 
-def test_cli_start_times_a_refusal_only_when_it_exits_as_expected(tmp_path):
+def test_a_timed_refusal_counts_only_when_it_exits_as_expected(tmp_path):
     refusal = Command([sys.executable, "-c", "raise SystemExit(2)"], tmp_path, dict(os.environ))
 
-    assert cli_start.timed(refusal, 2) > 0
-    with pytest.raises(CommandFailed, match="exited 2, not 0"):
-        cli_start.timed(refusal, 0)
+    assert time_command(refusal, expect=2) > 0
+    with pytest.raises(CommandFailed, match="exited 2 in"):
+        time_command(refusal)
+    with pytest.raises(CommandFailed, match="exited 2, not 1 in"):
+        time_command(refusal, expect=1)
 
 
 def test_percentile_is_the_nearest_rank():
