@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from importlib.resources import files
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import yaml
 from mlops_levels.answers import ANSWERS_FILE
 from mlops_levels.checks import all_checks, build_checks, fix_hint
 from mlops_levels.cli import main
-from tests.helpers import LADDER, LEVELS, REPO, commit_all, run_at_a_terminal
+from tests.helpers import LADDER, LEVELS, REPO, commit_all, copier_update, run_at_a_terminal
 
 CRITERIA = [criterion for level in LADDER for criterion in level["criteria"]]
 QUESTIONS = [criterion["id"] for criterion in CRITERIA if "question" in criterion]
@@ -120,14 +118,7 @@ def upgraded(tmp_path_factory):
         else:
             shutil.copytree(_upgraded(level - 1), project, symlinks=True)
             # The command README.md and MATURITY.md give, run as they say.
-            command = ["update", "--defaults", "--vcs-ref", ":current:", "--data", f"level={level}"]
-            result = subprocess.run(
-                [sys.executable, "-m", "copier", *command],
-                cwd=project,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            result = copier_update(project, level)
             assert result.returncode == 0, result.stderr
             commit_all(project, f"Upgrade to level {level}")
         steps[level] = project

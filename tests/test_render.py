@@ -120,6 +120,7 @@ ADDED_FILES: dict[int, set[str]] = {
                 "hot_swap",
                 "monitor",
                 "predictions",
+                "recording",
                 "retrain",
                 "rollback",
                 "traffic",

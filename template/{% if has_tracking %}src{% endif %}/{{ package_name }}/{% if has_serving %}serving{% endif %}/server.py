@@ -6,22 +6,18 @@ also logs every prediction and swaps in a new champion without a restart:
 those come as the app's start-up hooks.
 """
 
-import asyncio
 import gc
 import importlib.util
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, Protocol
 
 import uvicorn
 from mlflow.exceptions import MlflowException
 
 from ..config import Settings
-from .app import Hook, Service, create_app
+from .app import Hook, create_app
 from .model import Served, serve_champion
 from .registry import CHAMPION, PROGRESS_BAR_VARIABLE
 
@@ -30,54 +26,17 @@ logger = logging.getLogger(__name__)
 PACKAGE = __package__.rpartition(".")[0]
 
 
-class PredictionRecorder(Protocol):
-    """What the service needs of a prediction log (monitoring/predictions.py)."""
-
-    dropped: int
-
-    def start(self) -> None: ...
-
-    def record(
-        self,
-        request_id: str,
-        model_name: str,
-        model_version: str,
-        body: bytes,
-        predictions: Sequence[Any],
-    ) -> None: ...
-
-    def close(self) -> None: ...
-
-
-@asynccontextmanager
-async def recording(log: PredictionRecorder, service: Service) -> AsyncIterator[None]:
-    """A start-up hook: hand every answered batch to `log` while the app runs."""
-    service.metrics.gauge(
-        "prediction_log_dropped_rows",
-        "Scored rows that the prediction log could not keep",
-        lambda: log.dropped,
-    )
-    log.start()
-    service.listeners.append(log.record)
-    try:
-        yield
-    finally:
-        service.listeners.remove(log.record)
-        # Off the event loop: it waits for the writer to empty the queue.
-        await asyncio.to_thread(log.close)
-
-
 def project_hooks(settings: Settings) -> list[Hook]:
     """The prediction log and hot swap, in a project with `monitoring`."""
     if importlib.util.find_spec(f"{PACKAGE}.monitoring") is None:
         return []
     # Imported only where it exists: a level-3 project has no such subpackage.
-    from ..monitoring import hot_swap, predictions
+    from ..monitoring import hot_swap, predictions, recording
 
     hooks: list[Hook] = []
     url = predictions.log_url(settings)
     if url is not None:
-        hooks.append(partial(recording, predictions.PredictionLog(url)))
+        hooks.append(partial(recording.log_predictions, predictions.PredictionLog(url)))
     # Last in, so first out at shut-down: no swap while the log closes.
     hooks.append(partial(hot_swap.keep_champion_current, settings))
     return hooks
