@@ -194,12 +194,18 @@ def run_retrain(args: argparse.Namespace) -> int:
     yet, and never a model that is not better.
 
     Writes reports/retraining/ (decision.json says what was decided and why).
-    Exit codes: 0 promoted, kept or skipped; 1 refused or error.
+    Exit codes: 0 promoted, kept or skipped; 1 refused or error; 2 another
+    retrain of the same registry model is running, and this one did nothing.
     """
     settings = load_settings(args.params)
+    from .monitoring.lock import RetrainRunning
     from .monitoring.retrain import retrain
 
-    decision = retrain(settings)
+    try:
+        decision = retrain(settings)
+    except RetrainRunning as error:
+        print(f"retrain: {error}", file=sys.stderr)
+        return 2
     print(f"retrain: {decision.decision}: {decision.reason}")
     return 1 if decision.decision == "refused" else 0
 
