@@ -97,6 +97,7 @@ TIERS = {
         "test_level_2",
         "test_level_3",
         "test_level_4",
+        "test_level_4_demo",
         "test_readme_commands",
         "test_run",
         "test_set_up",

@@ -239,12 +239,13 @@ def run_demo(args: argparse.Namespace) -> int:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        run_loop(settings, folder.resolve())
+        run_loop(settings, folder.resolve(), args.timeout)
     except DemoFailed as error:
+        # The folder stays, so that the log the message names is still there.
         print(f"demo: failed: {error}", file=sys.stderr)
+        print(f"demo: its files are kept in {folder}", file=sys.stderr)
         return 1
-    finally:
-        if args.keep is None:
-            shutil.rmtree(folder, ignore_errors=True)
+    if args.keep is None:
+        shutil.rmtree(folder, ignore_errors=True)
     print("demo: the loop is closed: drift found, retrained, promoted, swapped in")
     return 0
