@@ -118,6 +118,7 @@ ADDED_FILES: dict[int, set[str]] = {
                 "__init__",
                 "drift",
                 "hot_swap",
+                "log_file",
                 "monitor",
                 "predictions",
                 "recording",
