@@ -199,6 +199,7 @@ def fault_test(
     service.wait_for_answers(500)
     service.stop_load()
     written, dropped = service.settled()
+    print(f"{service.answered_rows()} rows answered: {written} written, {dropped} dropped")
     assert service.stop() in GRACEFUL
     return written, dropped
 
