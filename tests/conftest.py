@@ -100,6 +100,7 @@ TIERS = {
         "test_level_4_demo",
         "test_readme_commands",
         "test_run",
+        "test_service_faults",
         "test_set_up",
         "test_team_stack",
     ],

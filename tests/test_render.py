@@ -119,6 +119,7 @@ ADDED_FILES: dict[int, set[str]] = {
                 "drift",
                 "hot_swap",
                 "lock",
+                "log_file",
                 "monitor",
                 "predictions",
                 "recording",
