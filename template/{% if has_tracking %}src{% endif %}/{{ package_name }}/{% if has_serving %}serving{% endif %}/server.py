@@ -1,9 +1,10 @@
 """Run the serving API (app.py) under uvicorn, with what this project adds to it.
 
-The champion is loaded from the registry that $MLFLOW_TRACKING_URI names, or
-else from the project's mlflow.db. A project with the `monitoring` subpackage
-also logs every prediction and swaps in a new champion without a restart:
-those come as the app's start-up hooks.
+The server binds before the champion loads: the champion comes in the
+background (loader.py) from the registry that $MLFLOW_TRACKING_URI names, or
+else from the project's mlflow.db, so `/health` answers whatever the registry
+does. A project with the `monitoring` subpackage also logs every prediction and
+swaps in a new champion without a restart. Each comes as a start-up hook.
 """
 
 import gc
@@ -14,22 +15,29 @@ import sys
 from functools import partial
 
 import uvicorn
-from mlflow.exceptions import MlflowException
 
 from ..config import Settings
 from .app import Hook, create_app
-from .model import Served, serve_champion
-from .registry import CHAMPION, PROGRESS_BAR_VARIABLE
-
-logger = logging.getLogger(__name__)
+from .loader import follow_champion
+from .registry import PROGRESS_BAR_VARIABLE
 
 PACKAGE = __package__.rpartition(".")[0]
 
+# MLflow's HTTP client waits 120 s per request and retries 7 times with a
+# growing back-off: minutes per load against a registry that is down. These
+# bound each attempt to about 20 s; the loader tries again after that. Set the
+# variables to override them.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+
 
 def project_hooks(settings: Settings) -> list[Hook]:
-    """The prediction log and hot swap, in a project with `monitoring`."""
+    """The champion's load; the prediction log and hot swap, with `monitoring`."""
     if importlib.util.find_spec(f"{PACKAGE}.monitoring") is None:
-        return []
+        return [partial(follow_champion, settings)]
     # Imported only where it exists: a level-3 project has no such subpackage.
     from ..monitoring import hot_swap, predictions, recording
 
@@ -37,39 +45,28 @@ def project_hooks(settings: Settings) -> list[Hook]:
     url = predictions.log_url(settings)
     if url is not None:
         hooks.append(partial(recording.log_predictions, predictions.PredictionLog(url)))
-    # Last in, so first out at shut-down: no swap while the log closes.
+    # The hot swap makes the first load too: one loader, not two. Last in, so
+    # first out at shut-down: no swap while the log closes.
     hooks.append(partial(hot_swap.keep_champion_current, settings))
     return hooks
 
 
-def load(settings: Settings) -> tuple[Served | None, str]:
-    """The champion ready to serve, or None and why it is not."""
-    try:
-        served = serve_champion(settings)
-    except (MlflowException, OSError, ValueError) as error:
-        name = settings.registry.model_name
-        reason = f"no {CHAMPION} model '{name}' loaded: {error}"
-        logger.warning("Not ready: %s", reason)
-        return None, reason
-    logger.info("Serving %s", served.summary())
-    return served, ""
-
-
 def run(settings: Settings, host: str, port: int, access_log: bool = False) -> int:
-    """Load the champion and serve it until stopped (Ctrl+C or SIGTERM)."""
+    """Serve until stopped (Ctrl+C or SIGTERM), loading the champion meanwhile."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     os.environ.setdefault(PROGRESS_BAR_VARIABLE, "false")
+    for variable, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(variable, value)
     try:
         hooks = project_hooks(settings)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    served, reason = load(settings)
-    app = create_app(settings, served, reason, hooks)
-    # What is loaded by now (MLflow, scikit-learn, the model) stays for the
-    # process's life: out of the garbage collector's sight, it costs no pause
-    # in the middle of a request.
+    app = create_app(settings, None, hooks=hooks)
+    # What is imported by now (MLflow, scikit-learn) stays for the process's
+    # life: out of the garbage collector's sight, it costs no pause in the
+    # middle of a request.
     gc.collect()
     gc.freeze()
     uvicorn.run(
