@@ -15,11 +15,9 @@ no model serves, is the reason `/ready` gives.
 
 import asyncio
 import logging
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from functools import partial
-from typing import TypeVar
 
 from mlflow.tracking import MlflowClient
 
@@ -28,13 +26,12 @@ from ..tracking import registry_uri
 from .app import Service
 from .model import Served, load_champion
 from .registry import CHAMPION
+from .server import in_daemon_thread
 
 logger = logging.getLogger(__name__)
 
 # How often a service without a model asks the registry again.
 RETRY_SECONDS = 5.0
-
-Result = TypeVar("Result")
 
 
 @asynccontextmanager
@@ -51,32 +48,6 @@ async def follow_champion(
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-
-
-async def in_daemon_thread(function: Callable[[], Result]) -> Result:
-    """Await `function`, run in a thread of its own.
-
-    Not asyncio.to_thread: the loop's executor is joined at shut-down, so a
-    registry that hangs would hold up SIGTERM. A daemon thread is left behind.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Result] = loop.create_future()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not future.done():  # cancelled at shut-down: nobody waits any more
-            outcome()
-
-    def work() -> None:
-        try:
-            outcome = partial(future.set_result, function())
-        except Exception as error:  # handed to the awaiting task, which reports it
-            outcome = partial(future.set_exception, error)
-        # The loop is closed if the service stopped meanwhile.
-        with suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, outcome)
-
-    threading.Thread(target=work, name="champion-loader", daemon=True).start()
-    return await future
 
 
 class ChampionLoader:
