@@ -99,6 +99,7 @@ TIERS = {
         "test_level_4",
         "test_readme_commands",
         "test_run",
+        "test_service_startup",
         "test_set_up",
         "test_team_stack",
     ],
