@@ -15,6 +15,7 @@ no model serves, is the reason `/ready` gives.
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from functools import partial
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # How often a service without a model asks the registry again.
 RETRY_SECONDS = 5.0
+# The user and password of a URL, as in http://user:password@host/.
+CREDENTIALS = re.compile(r"//[^/@\s]+@")
 
 
 @asynccontextmanager
@@ -129,7 +132,8 @@ class ChampionLoader:
             logger.warning("Hot swap: cannot load the %s: %s", CHAMPION, error)
             return
         reason = f"no {CHAMPION} model '{self.settings.registry.model_name}' loaded: "
-        reason += str(error) or type(error).__name__
+        # MLflow's errors name the URL they asked: no user or password in /ready.
+        reason += CREDENTIALS.sub("//", str(error)) or type(error).__name__
         # Logged when it changes, not at every retry of a registry that is down.
         if reason != self.service.reason:
             logger.warning("Not ready: %s", reason)

@@ -148,13 +148,13 @@ class Starting:
     async def start(self) -> None:
         try:
             app = await in_daemon_thread(self.build)
+            await self.hooks.enter_async_context(app.router.lifespan_context(app))
         # A misconfiguration must not pass for health: the service stops.
         except Exception as error:
             logger.error("The service cannot start: %s", error)
             self.error = error
             self.stop()
             return
-        await self.hooks.enter_async_context(app.router.lifespan_context(app))
         self.app = app
 
     async def answer_early(self, scope: Scope, send: Send) -> None:
