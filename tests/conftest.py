@@ -101,6 +101,7 @@ TIERS = {
         "test_readme_commands",
         "test_run",
         "test_service_faults",
+        "test_service_startup",
         "test_set_up",
         "test_team_stack",
     ],

@@ -11,6 +11,7 @@ import mlflow.data
 from .data import Dataset
 
 TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"
+SQLITE_PREFIX = "sqlite:///"
 
 
 def tracking_uri(root: Path) -> str:
@@ -20,7 +21,27 @@ def tracking_uri(root: Path) -> str:
 
 def local_tracking_uri(root: Path) -> str:
     """The default store: mlflow.db at the project root, whatever the current folder."""
-    return f"sqlite:///{(root / 'mlflow.db').as_posix()}"
+    return f"{SQLITE_PREFIX}{(root / 'mlflow.db').as_posix()}"
+
+
+def registry_uri(root: Path) -> str:
+    """The tracking URI for code that only reads the registry, such as the service.
+
+    MLflow makes a new, empty SQLite store at a path where there is none: a
+    mistyped path, or a container given no URI, would then pass for a registry
+    without a champion. A reader gets this error instead; the pipeline's stages
+    (start_tracking) still make the store.
+    """
+    uri = tracking_uri(root)
+    if uri.startswith(SQLITE_PREFIX):
+        # SQLAlchemy's form: sqlite:///relative/path or sqlite:////absolute/path.
+        path = Path(uri.removeprefix(SQLITE_PREFIX).partition("?")[0])
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"there is no MLflow store at {path}: set {TRACKING_URI_VARIABLE} "
+                "to the registry, or make this one with the pipeline (`dvc repro`)"
+            )
+    return uri
 
 
 def start_tracking(root: Path, experiment: str) -> str:

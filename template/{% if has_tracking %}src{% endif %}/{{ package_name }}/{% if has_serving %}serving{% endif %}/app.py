@@ -1,9 +1,9 @@
 """The serving API: a FastAPI app that serves the registry's champion model.
 
-The champion is loaded before the app is made (server.py), and held in memory.
-Without one (no pipeline run has promoted a model yet, or the registry is out
-of reach), the service still starts: `/health` answers, `/ready` says why it is
-not ready with a 503, and so does `/predict`, so an orchestrator keeps the
+The champion is loaded while the app already answers (loader.py), and held in
+memory. Until it is (it is still loading, no pipeline run has promoted a model
+yet, or the registry is out of reach), `/health` answers, `/ready` says why it
+is not ready with a 503, and so does `/predict`, so an orchestrator keeps the
 process up instead of restarting it in a loop.
 
 What a project adds to the service (the prediction log, hot swap) comes as
@@ -192,18 +192,22 @@ async def run_hooks(app: FastAPI) -> AsyncIterator[None]:
 
 
 def document(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI schema, with /predict's body as the served model takes it."""
-    if app.openapi_schema is None:
+    """The OpenAPI schema, with /predict's body as the served model takes it.
+
+    Made again when another model serves: the first one loads after start-up,
+    and a hot swap may bring in another."""
+    served = app.state.service.served
+    if app.openapi_schema is None or app.state.documented is not served:
         schema = get_openapi(
             title=app.title,
-            version=app.version,
+            version=served.champion.version if served is not None else "none",
             description=app.description,
             routes=app.routes,
         )
-        served = app.state.service.served
         if served is not None:
             schema["paths"]["/predict"]["post"]["requestBody"] = served.request_doc()
         app.openapi_schema = schema
+        app.state.documented = served
     return app.openapi_schema
 
 
@@ -220,10 +224,10 @@ def create_app(
     app = FastAPI(
         title=f"{settings.registry.model_name} serving API",
         description="Predictions from the registry's champion model.",
-        version=served.champion.version if served is not None else "none",
         lifespan=run_hooks,
     )
     app.state.service = service
+    app.state.documented = None
     app.state.hooks = list(hooks)
     app.add_middleware(
         Guard, max_bytes=settings.serving.max_request_bytes, metrics=service.metrics

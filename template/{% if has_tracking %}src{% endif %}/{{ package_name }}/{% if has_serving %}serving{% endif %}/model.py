@@ -12,7 +12,7 @@ from mlflow.types.schema import ColSpec
 from sklearn.pipeline import Pipeline
 
 from ..config import Settings
-from ..tracking import tracking_uri
+from ..tracking import registry_uri
 from .registry import CHAMPION, load_version
 from .schemas import (
     COLUMN_TYPES,
@@ -38,8 +38,11 @@ class LoadedModel:
 
 
 def load_champion(settings: Settings, alias: str = CHAMPION) -> LoadedModel:
-    """Load the version that the alias points to, with its signature's columns."""
-    uri = tracking_uri(settings.root)
+    """Load the version that the alias points to, with its signature's columns.
+
+    Blocking, and as slow as the registry: the service runs it in the background
+    (loader.py)."""
+    uri = registry_uri(settings.root)
     name = settings.registry.model_name
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
@@ -99,8 +102,3 @@ class Served:
     def request_doc(self) -> dict[str, Any]:
         """The request body of /predict, as the API's documentation shows it."""
         return request_body_doc(self.row, self.champion.columns, self.max_batch_size)
-
-
-def serve_champion(settings: Settings) -> Served:
-    """The champion, loaded and ready for /predict."""
-    return Served(load_champion(settings), settings.serving.max_batch_size)

@@ -37,9 +37,6 @@ from ..train import SKOPS_TRUSTED_TYPES
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
-# MLflow draws a progress bar for each model download unless this says not to.
-PROGRESS_BAR_VARIABLE = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-
 
 @dataclass(frozen=True)
 class Candidate:
