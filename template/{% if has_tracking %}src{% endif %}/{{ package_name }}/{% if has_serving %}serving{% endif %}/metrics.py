@@ -15,6 +15,8 @@ from .model import Served
 
 # The paths that get their own label in the request metrics; others share one.
 PATHS = {"/health", "/ready", "/predict", "/model", "/metrics"}
+# Likewise methods: a client names any, and each label value is a series kept for good.
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 MEDIA_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -35,6 +37,12 @@ class Metrics:
             ["path"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.refused = Counter(
+            "http_refused",
+            "Requests refused or connections closed by the HTTP limits, by reason",
+            ["reason"],
+            registry=self.registry,
         )
         self.rows = Counter(
             "predicted_rows", "Rows scored by /predict", registry=self.registry
@@ -72,5 +80,6 @@ class Metrics:
     def observe(self, path: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
         label = path if path in PATHS else "other"
-        self.requests.labels(label, method, str(status)).inc()
+        verb = method if method in METHODS else "other"
+        self.requests.labels(label, verb, str(status)).inc()
         self.latency.labels(label).observe(seconds)

@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 
 from ..config import Settings
 from .app import Hook, create_app
+from .limits import http_options
 from .model import Served, serve_champion
 from .registry import CHAMPION, PROGRESS_BAR_VARIABLE
 
@@ -79,5 +80,6 @@ def run(settings: Settings, host: str, port: int, access_log: bool = False) -> i
         access_log=access_log,
         log_level="info",
         server_header=False,
+        **http_options(app.state.service.metrics),
     )
     return 0
