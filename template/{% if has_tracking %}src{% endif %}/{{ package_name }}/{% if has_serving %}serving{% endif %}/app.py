@@ -33,6 +33,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from ..config import Settings
+from .limits import MAX_ERRORS, clip
 from .metrics import MEDIA_TYPE, Metrics
 from .middleware import Guard
 from .model import Served
@@ -76,16 +77,20 @@ def json_response(
 
 
 def invalid_request(error: ValidationError) -> Response:
-    """A 422 whose errors each name the field; the client's input is not echoed."""
+    """A 422 whose errors each name the field; the client's input is not echoed,
+    a name or message quotes at most a short prefix of it, and a body wrong in
+    many places gets its first few errors and their count."""
     problems = [
         {
-            "loc": ["body", *problem["loc"]],
-            "msg": problem["msg"],
+            "loc": ["body", *(clip(part) for part in problem["loc"])],
+            "msg": clip(problem["msg"]),
             "type": problem["type"],
         }
-        for problem in error.errors()
+        for problem in error.errors(include_url=False)[:MAX_ERRORS]
     ]
-    return json_response({"detail": problems}, status_code=422)
+    return json_response(
+        {"detail": problems, "error_count": error.error_count()}, status_code=422
+    )
 
 
 async def not_ready(_request: Request, error: Exception) -> Response:
