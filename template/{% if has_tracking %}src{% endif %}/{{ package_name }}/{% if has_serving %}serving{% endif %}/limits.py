@@ -81,6 +81,8 @@ class LimitedProtocol(HttpToolsProtocol):
         super().data_received(data)
         # httptools hands over a header only once it is complete: count what is
         # buffered meanwhile, so a megabyte-long header is refused as it comes.
+        # A read that also ends a pipelined request counts that request's bytes
+        # too: an overestimate only where a client pipelines large bodies.
         if self.in_head and self.refusal is None:
             self.buffered += len(data)
             if self.buffered > MAX_HEAD_BYTES:
