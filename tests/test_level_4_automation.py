@@ -165,6 +165,14 @@ def test_workflow_passes_actionlint_and_zizmor(github, name):
     assert "No findings" in audit.stdout + audit.stderr
 
 
+def test_every_workflow_passes_zizmor_as_an_auditor(github):
+    """The auditor persona adds the pedantic audits, secrets outside a dedicated
+    environment and write permissions without a comment among them."""
+    audit = run(github, str(TOOLS / "zizmor"), "--offline", "--persona", "auditor", ".github")
+
+    assert "No findings" in audit.stdout + audit.stderr
+
+
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_workflow_pins_actions_and_grants_each_job_only_what_it_needs(github, name):
     workflow = load_workflow(github, name)

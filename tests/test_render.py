@@ -122,6 +122,8 @@ ADDED_FILES: dict[int, set[str]] = {
                 "__init__",
                 "drift",
                 "hot_swap",
+                "lock",
+                "log_file",
                 "monitor",
                 "predictions",
                 "recording",

@@ -1,17 +1,23 @@
 """Tier 1: the security baseline of the container, read from the render.
 
-The Dockerfile (non-root, no secrets in layers) and its build context.
+The Dockerfile (a numeric non-root user, images pinned by digest, no secrets in
+layers, hadolint clean at its lowest threshold) and its build context.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import run
 from tests.security import PACKAGE, SERVING, is_secret, secret_names
+
+HADOLINT = Path(sys.executable).parent / "hadolint"
+PYTHON_VERSIONS = ["3.11", "3.12", "3.13"]  # copier.yml's choices
 
 # --- The container -------------------------------------------------------------------
 
@@ -48,7 +54,45 @@ def test_container_runs_as_a_user_without_privileges(render, level):
     cmd = next(i for i, (keyword, _) in enumerate(runtime) if keyword == "CMD")
     assert users, "the image runs as root"
     assert all(i < cmd for i, (keyword, _) in enumerate(runtime) if keyword == "USER")
-    assert users[-1].split(":")[0] not in {"root", "0"}
+    # Numbers, which Kubernetes' runAsNonRoot can check without the image's
+    # /etc/passwd; the user is created with them.
+    uid, gid = re.fullmatch(r"(\d+):(\d+)", users[-1]).groups()
+    assert int(uid) > 0 and int(gid) > 0
+    created = " ".join(rest for keyword, rest in runtime if keyword == "RUN")
+    assert f"--uid {uid}" in created and f"--gid {gid}" in created
+
+
+def image_references(instructions: list[tuple[str, str]]) -> list[str]:
+    """Every image the build pulls: each stage's base and each COPY --from image."""
+    stages = {rest.split()[-1] for keyword, rest in instructions if keyword == "FROM"}
+    found = [rest.split()[0] for keyword, rest in instructions if keyword == "FROM"]
+    for keyword, rest in instructions:
+        source = re.match(r"--from=(\S+)", rest) if keyword == "COPY" else None
+        if source and source[1] not in stages:
+            found.append(source[1])
+    return found
+
+
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+def test_every_image_is_pinned_by_digest_with_its_tag_in_a_comment(render, python_version):
+    root = render(3, python_version=python_version)
+    text = (root / "Dockerfile").read_text()
+    images = image_references(dockerfile(root))
+
+    assert len(images) == 3  # the build stage, uv's binary, the runtime stage
+    for image in images:
+        name, _, digest = image.partition("@")
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image
+        assert re.search(rf"^#.*{re.escape(name)}\b", text, re.MULTILINE), image
+    python = [image for image in images if image.startswith("python:")]
+    # Build and runtime stages on the same Python, the one the project runs on.
+    assert len(python) == 2 and len(set(python)) == 1
+    assert python[0].startswith(f"python:{python_version}.")
+
+
+@pytest.mark.parametrize("level", SERVING)
+def test_dockerfile_passes_hadolint_at_its_lowest_threshold(render, level):
+    run(render(level), str(HADOLINT), "--failure-threshold", "info", "Dockerfile")
 
 
 @pytest.mark.parametrize("level", SERVING)

@@ -76,6 +76,22 @@ def test_secrets_reach_steps_only_through_env_or_with(render, level):
                 )
 
 
+@pytest.mark.parametrize("level", PIPELINE)
+def test_a_job_that_reads_a_secret_is_bound_to_an_environment(render, level):
+    """The secret then belongs to the environment, whose deployment rule says
+    which branches may read it; GITHUB_TOKEN is the run's own."""
+    for name, (_, workflow) in workflows(project(render, level)).items():
+        for job_id, job in workflow["jobs"].items():
+            read = {
+                secret
+                for _, value in walk(job)
+                if isinstance(value, str)
+                for secret in re.findall(r"secrets\.(\w+)", value)
+            } - {"GITHUB_TOKEN"}
+            if read:
+                assert job.get("environment") in {"team-stores", "production"}, (name, job_id)
+
+
 # --- GitLab CI -----------------------------------------------------------------------
 
 

@@ -26,7 +26,8 @@ DEFAULT_PORT = int(os.environ.get("SERVING_PORT", "8000"))
 HOST_HELP = "address to listen on (default: $SERVING_HOST or 127.0.0.1)"
 PORT_HELP = "port to listen on (default: $SERVING_PORT or 8000)"
 SINCE_HELP = "rows logged since then, UTC unless it says (default: window_days ago)"
-KEEP_HELP = "work in DIR and keep it (default: a temporary folder, removed after)"
+KEEP_HELP = "work in DIR and keep it (default: a temporary folder, kept on failure)"
+WAIT_HELP = "seconds to wait for the service to be ready, or to swap (default: 600)"
 
 
 def positive_integer(text: str) -> int:
@@ -181,7 +182,10 @@ COMMANDS = [
     Command(
         "demo",
         "run the whole monitor -> retrain -> swap loop in a scratch folder",
-        [option("--keep", type=Path, metavar="DIR", help=KEEP_HELP)],
+        [
+            option("--keep", type=Path, metavar="DIR", help=KEEP_HELP),
+            option("--timeout", type=positive_integer, default=600, help=WAIT_HELP),
+        ],
         needs="demo",
     ),
 ]

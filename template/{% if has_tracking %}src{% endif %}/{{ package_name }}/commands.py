@@ -194,12 +194,18 @@ def run_retrain(args: argparse.Namespace) -> int:
     yet, and never a model that is not better.
 
     Writes reports/retraining/ (decision.json says what was decided and why).
-    Exit codes: 0 promoted, kept or skipped; 1 refused or error.
+    Exit codes: 0 promoted, kept or skipped; 1 refused or error; 2 another
+    retrain of the same registry model is running, and this one did nothing.
     """
     settings = load_settings(args.params)
+    from .monitoring.lock import RetrainRunning
     from .monitoring.retrain import retrain
 
-    decision = retrain(settings)
+    try:
+        decision = retrain(settings)
+    except RetrainRunning as error:
+        print(f"retrain: {error}", file=sys.stderr)
+        return 2
     print(f"retrain: {decision.decision}: {decision.reason}")
     return 1 if decision.decision == "refused" else 0
 
@@ -233,12 +239,13 @@ def run_demo(args: argparse.Namespace) -> int:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        run_loop(settings, folder.resolve())
+        run_loop(settings, folder.resolve(), args.timeout)
     except DemoFailed as error:
+        # The folder stays, so that the log the message names is still there.
         print(f"demo: failed: {error}", file=sys.stderr)
+        print(f"demo: its files are kept in {folder}", file=sys.stderr)
         return 1
-    finally:
-        if args.keep is None:
-            shutil.rmtree(folder, ignore_errors=True)
+    if args.keep is None:
+        shutil.rmtree(folder, ignore_errors=True)
     print("demo: the loop is closed: drift found, retrained, promoted, swapped in")
     return 0

@@ -71,6 +71,8 @@ class PredictionSettings(Section):
 
     log: bool
     url: Name
+    flush_seconds: Positive
+    flush_rows: Count
     labels: Name
 
 

@@ -14,7 +14,8 @@ log and labels, so it never touches the team's registry:
    request fails.
 
 Each step prints a line or more. It raises DemoFailed, naming the step, when
-the loop did not do all of that.
+the loop did not do all of that. The waits for the service (ready, swapped)
+last up to `timeout` seconds each: a busy machine needs longer.
 """
 
 import json
@@ -94,7 +95,7 @@ def verdict(summary: dict) -> str:
     )
 
 
-def run_loop(settings: Settings, folder: Path) -> None:
+def run_loop(settings: Settings, folder: Path, timeout: float) -> None:
     """The loop, step by step, in `folder`; DemoFailed names the step that failed."""
     params_file = scratch_settings(settings, folder)
     # Without these, every store defaults to the scratch folder, here and in
@@ -105,10 +106,10 @@ def run_loop(settings: Settings, folder: Path) -> None:
     say("train", "the pipeline's stages, on the project's data:")
     first = run_all(scratch, folder / "pipeline", lambda line: print(f"  {line}"))
     say("train", f"version {first.decision.challenger_version} is the champion")
-    with serving(params_file, folder / "service.log") as url:
+    with serving(params_file, folder / "service.log", timeout) as url:
         say("serve", f"{url} answers with version {call(f'{url}/model')['version']}")
         send_and_monitor(scratch, params_file, url)
-        retrain_during_traffic(scratch, params_file, url)
+        retrain_during_traffic(scratch, params_file, url, timeout)
 
 
 def send_and_monitor(settings: Settings, params_file: Path, url: str) -> None:
@@ -130,7 +131,9 @@ def send_and_monitor(settings: Settings, params_file: Path, url: str) -> None:
         raise DemoFailed("monitor did not find the drift")
 
 
-def retrain_during_traffic(settings: Settings, params_file: Path, url: str) -> None:
+def retrain_during_traffic(
+    settings: Settings, params_file: Path, url: str, timeout: float
+) -> None:
     """`retrain` while requests keep coming; the new champion swaps in unseen."""
     held_out = pd.read_csv(settings.root / "pipeline" / "test.csv")
     traffic = Traffic(url, held_out.drop(columns=settings.data.target))
@@ -145,7 +148,7 @@ def retrain_during_traffic(settings: Settings, params_file: Path, url: str) -> N
             raise DemoFailed(
                 f"retrain did not promote:\n{result.stdout}{result.stderr}"
             )
-        wait_for_version(url, decision["champion_version"])
+        wait_for_version(url, decision["champion_version"], timeout)
         time.sleep(0.5)  # a few more requests on the new version
     finally:
         traffic.stop()

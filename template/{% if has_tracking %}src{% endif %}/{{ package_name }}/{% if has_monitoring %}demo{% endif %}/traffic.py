@@ -46,8 +46,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(params_file: Path, log: Path) -> Iterator[str]:
-    """Run `serve` on a free port until the block ends; yield its URL once ready."""
+def serving(params_file: Path, log: Path, timeout: float) -> Iterator[str]:
+    """Run `serve` on a free port until the block ends; yield its URL once ready.
+
+    The service says when it is ready (/ready answers 200): on a busy machine
+    that takes longer, so the wait lasts as long as the service is alive, up
+    to `timeout` seconds. DemoFailed names the service's log otherwise.
+    """
     port = free_port()
     command = [sys.executable, "-m", PACKAGE, "serve", "--params", str(params_file)]
     with log.open("w") as output:
@@ -56,21 +61,34 @@ def serving(params_file: Path, log: Path) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    call(f"{url}/ready")
-                    break
-                except (urllib.error.URLError, ConnectionError) as error:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise DemoFailed(
-                            f"the service did not start: see {log}"
-                        ) from error
-                    time.sleep(0.2)
+            wait_until_ready(server, url, log, timeout)
             yield url
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def wait_until_ready(
+    server: subprocess.Popen, url: str, log: Path, timeout: float
+) -> None:
+    """Poll /ready until it answers 200, while the service runs, for `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call(f"{url}/ready")
+            return
+        except (urllib.error.URLError, ConnectionError) as error:
+            if server.poll() is not None:
+                raise DemoFailed(
+                    f"the service exited with code {server.returncode} before it "
+                    f"was ready: see its log, {log}"
+                ) from error
+            if time.monotonic() > deadline:
+                raise DemoFailed(
+                    f"the service was not ready after {timeout:g} s (--timeout): "
+                    f"see its log, {log}"
+                ) from error
+            time.sleep(0.2)
 
 
 def send(url: str, rows: pd.DataFrame) -> list[dict]:
@@ -138,10 +156,13 @@ class Traffic(threading.Thread):
         self.join()
 
 
-def wait_for_version(url: str, version: str, timeout: float = 60) -> None:
-    """Wait until /model reports `version`."""
+def wait_for_version(url: str, version: str, timeout: float) -> None:
+    """Wait until /model reports `version`, for `timeout` seconds at most."""
     deadline = time.monotonic() + timeout
     while call(f"{url}/model")["version"] != version:
         if time.monotonic() > deadline:
-            raise DemoFailed(f"the service did not swap in version {version}")
+            raise DemoFailed(
+                f"the service did not swap in version {version} within "
+                f"{timeout:g} s (--timeout)"
+            )
         time.sleep(0.1)

@@ -15,10 +15,19 @@ arrived, then runs the level-3 promotion gate:
 Every decision is printed, written to reports/retraining/decision.json and
 logged to MLflow with its reason (`retrain.*` tags). The running service picks
 up a promoted champion by itself (hot swap), so there is nothing to redeploy.
+
+Two retrains of one registry model never overlap: the first holds a lock
+(lock.py) and a second one stops at once with RetrainRunning. Each training
+run works in a folder of its own, reports/retraining/runs/<time>-<pid>/; only
+its decision.json and data.csv are then copied next to runs/, each file
+replaced whole, so that no reader ever sees half of one.
 """
 
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -30,9 +39,12 @@ from ..data import load_dataset
 from ..pipeline.schema import ContractError, check_contract
 from ..pipeline.stages import run_all, write_csv, write_json
 from ..tracking import start_tracking, tracking_uri
+from .lock import retrain_lock
 from .traffic import labelled_rows, read_logged
 
 OUTPUT = Path("reports") / "retraining"
+# What a run leaves next to runs/: the decision, and the data it trained on.
+PUBLISHED = ("decision.json", "data.csv")
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,15 @@ def not_in(reference: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 def retrain(settings: Settings, say: Callable[[str], None] = print) -> RetrainDecision:
     """Run the guardrails, then train, register and gate; log the decision.
 
-    `say` hears of each step, the pipeline's stages included.
+    `say` hears of each step, the pipeline's stages included. RetrainRunning
+    (lock.py) when another retrain of the same registry model holds the lock.
     """
+    with retrain_lock(settings):
+        return guard_and_train(settings, say)
+
+
+def guard_and_train(settings: Settings, say: Callable[[str], None]) -> RetrainDecision:
+    """The guardrails, then training and the gate; the caller holds the lock."""
     minimum = settings.retraining.min_new_rows
     reference = load_dataset(settings.data_file, settings.data.target).frame
     labelled = labelled_rows(*read_logged(settings), settings.data.target)
@@ -94,8 +113,9 @@ def train_and_gate(
     new: pd.DataFrame,
     say: Callable[[str], None],
 ) -> RetrainDecision:
-    """Reference plus new rows through the pipeline's stages and the gate."""
-    out = settings.root / OUTPUT
+    """Reference plus new rows through the pipeline's stages and the gate, in a
+    folder of the run's own; its decision and data are then published."""
+    out = run_folder(settings.root / OUTPUT)
     data_file = out / "data.csv"
     combined = pd.concat([reference, new[reference.columns]], ignore_index=True)
     write_csv(combined, data_file)
@@ -118,7 +138,26 @@ def train_and_gate(
     for key, value in decision.tags().items():
         client.set_tag(decision.run_id, key, value)
     write_json(asdict(decision), out / "decision.json")
+    publish(out, settings.root / OUTPUT)
     return decision
+
+
+def run_folder(output: Path) -> Path:
+    """A new folder for one run: its start time (UTC) and process id name it."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = output / "runs" / f"{stamp}-{os.getpid()}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def publish(run: Path, output: Path) -> None:
+    """Copy the run's decision and data next to runs/, each replaced whole:
+    a copy under another name first, then a rename, which is atomic."""
+    for name in PUBLISHED:
+        if (run / name).exists():
+            partial = output / f".{name}.{os.getpid()}"
+            shutil.copyfile(run / name, partial)
+            os.replace(partial, output / name)
 
 
 def log_decision(settings: Settings, decision: RetrainDecision) -> RetrainDecision:
@@ -128,5 +167,7 @@ def log_decision(settings: Settings, decision: RetrainDecision) -> RetrainDecisi
         mlflow.set_tags(decision.tags())
         mlflow.log_metric("new_rows", decision.new_rows)
     decision = replace(decision, run_id=run.info.run_id)
-    write_json(asdict(decision), settings.root / OUTPUT / "decision.json")
+    out = run_folder(settings.root / OUTPUT)
+    write_json(asdict(decision), out / "decision.json")
+    publish(out, settings.root / OUTPUT)
     return decision

@@ -37,7 +37,10 @@ def project_hooks(settings: Settings) -> list[Hook]:
     hooks: list[Hook] = []
     url = predictions.log_url(settings)
     if url is not None:
-        hooks.append(partial(recording.log_predictions, predictions.PredictionLog(url)))
+        log = recording.PredictionLog(
+            url, settings.predictions.flush_seconds, settings.predictions.flush_rows
+        )
+        hooks.append(partial(recording.log_predictions, log))
     # Last in, so first out at shut-down: no swap while the log closes.
     hooks.append(partial(hot_swap.keep_champion_current, settings))
     return hooks
