@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlops_levels
-from benchmarks import cli_start, first_prediction, scaffold, serving, suites, train, upgrade
+from benchmarks import cli_start, first_prediction, scaffold, serving, soak, suites, train, upgrade
 from benchmarks.harness import Comparison, Context, Outcome, machine, markdown, run_comparison
 
 # Every comparison, in report order. A new one is a module with a COMPARISON and a
@@ -39,6 +39,7 @@ COMPARISONS: dict[str, Comparison] = {
         serving.LOGGING,
         first_prediction.COMPARISON,
         cli_start.COMPARISON,
+        soak.COMPARISON,
     )
 }
 RESULTS = Path(__file__).parent / "results"

@@ -233,10 +233,10 @@ def running(
     *,
     ready_body: bytes | None = None,
     poll_seconds: float = 0.2,
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server in a process group of its own, wait until ready_path answers 200
-    (to a GET, or to a POST of ready_body when given), polling every poll_seconds, and
-    stop the whole group (uv, the server, its workers) on the way out."""
+    (to a GET, or to a POST of ready_body when given), polling every poll_seconds, give
+    its process, and stop the whole group (uv, the server, its workers) on the way out."""
     try:
         with log.open("w", encoding="utf-8") as output:
             process = subprocess.Popen(
@@ -264,7 +264,7 @@ def running(
                     + _log_tail(log)
                 )
             time.sleep(poll_seconds)
-        yield
+        yield process
     finally:
         _stop(process)
 

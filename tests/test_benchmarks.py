@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import pytest
 
-from benchmarks import cli_start, first_prediction, scaffold, serving, suites
+from benchmarks import cli_start, first_prediction, scaffold, serving, soak, suites
 from benchmarks.harness import (
     Case,
     Command,
@@ -282,6 +282,38 @@ def test_a_server_runs_until_ready_and_is_stopped_on_the_way_out(tmp_path):
         assert stats.answered == 10
 
     assert serving._status(port, "/ready") is None, "nothing listens after the block"
+
+
+def test_a_soak_reads_the_servers_rss_at_each_checkpoint(tmp_path):
+    stub = serving.stub_server()
+    port = serving.free_port()
+    request = serving.http_request("POST", "/predict", port, b"[1]")
+
+    with serving.running(stub.command(port), port, stub.ready_path, tmp_path / "log") as process:
+        samples = soak.soak(port, process, request, total=300, every=100)
+
+    assert [done for done, _ in samples] == [0, 100, 200, 300]
+    assert all(rss > 1 for _, rss in samples), "a Python process holds over 1 MiB"
+
+
+def test_soak_reports_each_checkpoint_and_the_growth_after_warm_up(tmp_path):
+    total = soak.WARMUP + 2 * soak.EVERY
+    measured = [(done, 300.0 + done / 10_000) for done in range(0, total + 1, soak.EVERY)]
+    comparison = Comparison(
+        "soak", "Soak", lambda context: soak.cases(lambda folder: measured, total), soak.targets
+    )
+
+    outcome = run_comparison(
+        comparison, Context(tmp_path, {}, tmp_path), runs=1, warmup=0, progress=print
+    )
+
+    results = {result.case: result for result in outcome.results}
+    assert results[soak.checkpoint(0)].samples == [300.0]
+    assert results[soak.checkpoint(total)].samples == [300.0 + total / 10_000]
+    assert results[soak.GROWTH].samples == [pytest.approx(2.0)]
+    [target] = outcome.targets
+    assert (target.measured, target.met) == ("+2.0 MiB", True)
+    assert soak.targets({})[0].measured == "not measured"
 
 
 def test_serving_targets_and_ratios_divide_by_mlflow():

@@ -96,6 +96,7 @@ ADDED_FILES: dict[int, set[str]] = {
             for module in (
                 "__init__",
                 "app",
+                "limits",
                 "loader",
                 "metrics",
                 "middleware",
@@ -106,7 +107,10 @@ ADDED_FILES: dict[int, set[str]] = {
                 "server",
             )
         ),
-        *(f"tests/serving/test_{module}.py" for module in ("app", "registry", "scorer", "server")),
+        *(
+            f"tests/serving/test_{module}.py"
+            for module in ("app", "limits", "registry", "scorer", "server")
+        ),
     },
     4: {
         ".github/workflows/monitor.yml",  # scheduled runs for the default provider

@@ -2,20 +2,26 @@
 
 The serving API's routes and limits, and how model files are loaded.
 
-Only files are read: the service's behaviour (413, 422s, schemathesis) is
-tested by the generated tests/serving/test_app.py and by tests/test_level_3.py.
+Files are read, but for one slow test: schemathesis with every check against
+the level-4 service under real uvicorn, so that the OpenAPI schema promises
+what the service accepts. The rest of the service's behaviour (413, 422s,
+the HTTP limits) is tested by the generated tests/serving/ and by
+tests/test_level_3.py.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import LEVELS
+from tests.helpers import LEVELS, free_port, run, start_service
 from tests.security import PACKAGE, SERVING, TRACKING, routes, service
 
 # The service's routes, all read-only but /predict: nothing reloads or swaps a model.
@@ -91,6 +97,47 @@ def test_service_limits_the_body_and_forbids_unknown_fields(render, level):
     for name in ("row_model", "request_model"):
         assert "ConfigDict(extra='forbid'" in ast.unparse(functions[name]), name
     assert "max_length=max_batch_size" in ast.unparse(functions["request_model"])
+
+
+@pytest.mark.parametrize("level", SERVING)
+def test_uvicorn_runs_with_the_http_limits(render, level):
+    server = ast.unparse(
+        ast.parse((render(level) / "src" / PACKAGE / "serving" / "server.py").read_text())
+    )
+
+    assert "**http_options(metrics)" in server
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_nothing_with_every_check(installed, tmp_path):
+    """The schema says what /predict accepts: no valid request is refused, no
+    invalid one accepted, every answer as documented."""
+    project = installed(4)
+    run(project, "uv", "run", "--no-sync", "dvc", "repro")
+    port = free_port()
+    log = tmp_path / "service.log"
+    process = start_service(project, ["-m", PACKAGE, "serve", "--port", str(port)], port, log)
+    try:
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "schemathesis"),
+                "run",
+                f"http://127.0.0.1:{port}/openapi.json",
+                *("--checks", "all", "--max-examples", "100", "--request-timeout", "10"),
+                "--generation-deterministic",
+            ],
+            cwd=tmp_path,  # its report folder goes there, not into this repo
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "No issues found" in result.stdout
 
 
 # --- Model files -------------------------------------------------------------------------

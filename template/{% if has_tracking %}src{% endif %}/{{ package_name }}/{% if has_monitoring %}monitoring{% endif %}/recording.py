@@ -227,9 +227,11 @@ async def log_predictions(log: PredictionLog, service: Service) -> AsyncIterator
     )
     log.start()
     service.listeners.append(log.record)
+    service.details["prediction_log"] = log.status
     try:
         yield
     finally:
         service.listeners.remove(log.record)
+        del service.details["prediction_log"]
         # Off the event loop: it waits for the writer to empty the queue.
         await asyncio.to_thread(log.close)

@@ -33,6 +33,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from ..config import Settings
+from .limits import MAX_ERRORS, clip
 from .metrics import MEDIA_TYPE, Metrics
 from .middleware import Guard
 from .model import Served
@@ -51,6 +52,12 @@ class Service:
     reason: str
     metrics: Metrics = field(default_factory=Metrics)
     listeners: list[Listener] = field(default_factory=list)
+    # What /ready reports besides the model, by name: the prediction log's
+    # counts, where there is one, so that a log that drops rows shows there.
+    details: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+
+    def detail(self) -> dict[str, Any]:
+        return {name: read() for name, read in self.details.items()}
 
     def serve(self, served: Served) -> None:
         """Serve `served` from the next request on. One assignment: a request
@@ -76,20 +83,25 @@ def json_response(
 
 
 def invalid_request(error: ValidationError) -> Response:
-    """A 422 whose errors each name the field; the client's input is not echoed."""
+    """A 422 whose errors each name the field; the client's input is not echoed,
+    a name or message quotes at most a short prefix of it, and a body wrong in
+    many places gets its first few errors and their count."""
     problems = [
         {
-            "loc": ["body", *problem["loc"]],
-            "msg": problem["msg"],
+            "loc": ["body", *(clip(part) for part in problem["loc"])],
+            "msg": clip(problem["msg"]),
             "type": problem["type"],
         }
-        for problem in error.errors()
+        for problem in error.errors(include_url=False)[:MAX_ERRORS]
     ]
-    return json_response({"detail": problems}, status_code=422)
+    return json_response(
+        {"detail": problems, "error_count": error.error_count()}, status_code=422
+    )
 
 
-async def not_ready(_request: Request, error: Exception) -> Response:
-    return json_response({"status": "not ready", "reason": str(error)}, 503)
+async def not_ready(request: Request, error: Exception) -> Response:
+    detail = request.app.state.service.detail()
+    return json_response({"status": "not ready", "reason": str(error), **detail}, 503)
 
 
 # The dependencies are async so that FastAPI calls them on the event loop, not
@@ -123,9 +135,9 @@ async def health() -> Response:
 
 
 @router.get("/ready", response_model=Status, responses=UNAVAILABLE)
-async def ready(_served: ServedDependency) -> Response:
+async def ready(_served: ServedDependency, service: ServiceDependency) -> Response:
     """200 once a model is loaded and can answer /predict, else 503 and why."""
-    return json_response({"status": "ready"})
+    return json_response({"status": "ready", **service.detail()})
 
 
 @router.get("/model", response_model=ModelDescription, responses=UNAVAILABLE)
@@ -216,9 +228,13 @@ def create_app(
     served: Served | None,
     reason: str = "",
     hooks: Sequence[Hook] = (),
+    metrics: Metrics | None = None,
 ) -> FastAPI:
-    """The API around a loaded model, or around none, for the given reason."""
-    service = Service(served, reason)
+    """The API around a loaded model, or around none, for the given reason.
+
+    `metrics` are the server's, when it counts in them before the app exists.
+    """
+    service = Service(served, reason, metrics or Metrics())
     if served is not None:
         service.metrics.serving(served)
     app = FastAPI(

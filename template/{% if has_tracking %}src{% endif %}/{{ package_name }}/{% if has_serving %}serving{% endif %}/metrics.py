@@ -1,6 +1,7 @@
 """The service's Prometheus metrics, in a registry of its own, for `/metrics`."""
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -11,10 +12,15 @@ from prometheus_client import (
     generate_latest,
 )
 
-from .model import Served
+# For the annotation only: the server makes its metrics before it imports the
+# model's code (MLflow, scikit-learn), which takes seconds.
+if TYPE_CHECKING:
+    from .model import Served
 
 # The paths that get their own label in the request metrics; others share one.
 PATHS = {"/health", "/ready", "/predict", "/model", "/metrics"}
+# Likewise methods: a client names any, and each label value is a series kept for good.
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 MEDIA_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -36,6 +42,12 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
+        self.refused = Counter(
+            "http_refused",
+            "Requests refused or connections closed by the HTTP limits, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self.rows = Counter(
             "predicted_rows", "Rows scored by /predict", registry=self.registry
         )
@@ -53,7 +65,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    def serving(self, served: Served) -> None:
+    def serving(self, served: "Served") -> None:
         """Label the model and scorer served; one series each, so a swap replaces it."""
         champion = served.champion
         self.model.clear()
@@ -72,5 +84,6 @@ class Metrics:
     def observe(self, path: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
         label = path if path in PATHS else "other"
-        self.requests.labels(label, method, str(status)).inc()
+        verb = method if method in METHODS else "other"
+        self.requests.labels(label, verb, str(status)).inc()
         self.latency.labels(label).observe(seconds)

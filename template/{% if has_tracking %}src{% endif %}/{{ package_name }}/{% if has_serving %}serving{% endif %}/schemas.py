@@ -17,12 +17,23 @@ JSON = "application/json"
 
 # Python types for the column types of an MLflow signature. Strict: a string is
 # not a number, even "1.5"; finite: JSON's NaN and Infinity are refused too.
-FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# Bounded, and the schema says so: a number near float's limit (1.8e308)
+# overflows any model's arithmetic, which then gives no probability. 1e100 is
+# far beyond any measurement, and standardized by the smallest spread a column
+# has, weighted and summed, it stays finite.
+MAX_MAGNITUDE = 1e100
+FiniteFloat = Annotated[
+    float,
+    Field(strict=True, allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE),
+]
+# Integers as the model's signature types them: 64 and 32 bits.
+Long = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+Integer = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
 COLUMN_TYPES: dict[DataType, Any] = {
     DataType.double: FiniteFloat,
     DataType.float: FiniteFloat,
-    DataType.long: StrictInt,
-    DataType.integer: StrictInt,
+    DataType.long: Long,
+    DataType.integer: Integer,
     DataType.string: StrictStr,
     DataType.boolean: StrictBool,
 }
@@ -67,6 +78,9 @@ class Prediction(BaseModel):
 class Status(BaseModel):
     status: str
     reason: str | None = None
+    # /ready's, with a prediction log: rows written, dropped, queued, and why
+    # writes fail.
+    prediction_log: dict[str, Any] | None = None
 
 
 def row_model(columns: list[ColSpec]) -> type[BaseModel]:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import uvicorn
 
 from ..config import Settings
+from .limits import http_options
+from .metrics import Metrics
 
 if TYPE_CHECKING:
     from .app import Hook
@@ -101,11 +103,11 @@ def project_hooks(settings: Settings) -> list["Hook"]:
     return hooks
 
 
-def build_app(settings: Settings) -> ASGIApp:
+def build_app(settings: Settings, metrics: Metrics) -> ASGIApp:
     """The service's app with its hooks: slow, it imports MLflow and scikit-learn."""
     from .app import create_app
 
-    app = create_app(settings, None, hooks=project_hooks(settings))
+    app = create_app(settings, None, hooks=project_hooks(settings), metrics=metrics)
     # What is imported by now stays for the process's life: out of the garbage
     # collector's sight, it costs no pause in the middle of a request.
     gc.collect()
@@ -185,7 +187,10 @@ def run(settings: Settings, host: str, port: int, access_log: bool = False) -> i
     def stop() -> None:
         server.should_exit = True
 
-    starting = Starting(partial(build_app, settings), stop)
+    # Made before the app, which comes later: the HTTP limits count in it from
+    # the first connection.
+    metrics = Metrics()
+    starting = Starting(partial(build_app, settings, metrics), stop)
     config = uvicorn.Config(
         starting,
         host=host,
@@ -193,6 +198,7 @@ def run(settings: Settings, host: str, port: int, access_log: bool = False) -> i
         access_log=access_log,
         log_level="info",
         server_header=False,
+        **http_options(metrics),
     )
     server = uvicorn.Server(config)
     server.run()
