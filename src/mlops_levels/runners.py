@@ -29,7 +29,12 @@ CALLS = {
     "invoke": re.compile(r"\binv(?:oke)?\s+()[\w-]+"),
 }
 # Runners whose every task is a command in their file: the empty name means "any".
-WHOLE_FILE = {"tox": "tox.ini", "nox": "noxfile.py", "invoke": "tasks.py"}
+# tox's ini format may also sit in setup.cfg, or in pyproject.toml's legacy_tox_ini.
+WHOLE_FILE = {
+    "tox": ("tox.ini", "tox.toml", "setup.cfg", "pyproject.toml"),
+    "nox": ("noxfile.py",),
+    "invoke": ("tasks.py",),
+}
 MAKEFILES = ("Makefile", "makefile", "GNUmakefile")
 JUSTFILES = ("justfile", "Justfile", ".justfile")
 MISE_FILES = ("mise.toml", ".mise.toml")
@@ -111,13 +116,17 @@ class Runners:
 
     def _whole_file(self, runner: str) -> Tasks:
         """tox's commands, nox's sessions and invoke's tasks: every line that runs a command."""
-        path = WHOLE_FILE[runner]
-        runs = re.compile(r"\.run\(|^\s*commands\b|^\s+\S")
-        lines = [
-            Line(path, number, text)
-            for number, text in enumerate(self.tree.lines(path), start=1)
-            if runs.search(text) and not text.lstrip().startswith("#")
-        ]
+        lines: list[Line] = []
+        for path in WHOLE_FILE[runner]:
+            in_commands = False  # tox: inside a `commands =` value and its indented lines
+            for number, text in enumerate(self.tree.lines(path), start=1):
+                if runner == "tox":
+                    if re.match(r"^\S", text):
+                        in_commands = bool(re.match(r"commands(_pre|_post)?\s*=", text))
+                    if in_commands and text.split("=", 1)[-1].strip():
+                        lines.append(Line(path, number, text))
+                elif ".run(" in text and not text.lstrip().startswith("#"):
+                    lines.append(Line(path, number, text))
         return {"": lines}
 
 
