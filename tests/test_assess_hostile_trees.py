@@ -182,9 +182,9 @@ class CountingProject(Project):
         super().__init__(root, ask=lambda _criterion: None)
         self.reads: Counter[str] = Counter()
 
-    def _read_lines(self, path: str) -> list[str]:
+    def _read_text(self, path: str) -> str:
         self.reads[path] += 1
-        return super()._read_lines(path)
+        return super()._read_text(path)
 
 
 def test_each_file_is_read_once_per_run(tmp_path):

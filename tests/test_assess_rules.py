@@ -287,12 +287,12 @@ def test_notebook_evidence_names_the_cell(tmp_path):
 
 
 def test_code_that_does_not_parse_is_a_warning(tmp_path):
-    (tmp_path / "old.py").write_text("print 'python 2'\n")
+    (tmp_path / "test_old.py").write_text("print 'python 2'\n")
     project = Project(tmp_path, ask=lambda _criterion: None)
 
-    run_check(project, CRITERIA["L0-ml-code"])
+    run_check(project, CRITERIA["L2-tests"])
 
-    assert project.warnings["old.py"].startswith("does not parse as Python")
+    assert project.warnings["test_old.py"].startswith("does not parse as Python")
 
 
 def test_the_layout_criterion_is_advisory_and_every_other_one_gates():

@@ -21,6 +21,14 @@ MAX_CODE_FILES = 5_000
 GATE_CALL = re.compile(r"^(Condition\w*|If|Elif|dsl_condition)$")
 # Lines IPython runs that Python does not parse: magics and shell escapes.
 MAGIC = re.compile(r"^\s*[%!]")
+# Import lines, absolute ones only: a relative import names the project's own modules.
+# `if __name__ == "__main__":` is found in the same search, as the group `guard`.
+IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?P<source>[A-Za-z_][\w.]*)[ \t]+import[ \t]+(?P<names>.*)"
+    r"|import[ \t]+(?P<plain>\w.*))"
+    r"|^(?P<guard>if[ \t]+__name__[ \t]*==[ \t]*['\"]__main__['\"])",
+    re.MULTILINE,
+)
 
 
 @dataclass(frozen=True)
@@ -37,47 +45,71 @@ class Use:
         return f"{self.path}:{where}: {self.text.strip()[:117]}"
 
 
+Call = tuple[str, Use, bool]  # a call's name, where, and whether a comparison gates it
+
+
 @dataclass
 class Facts:
-    """What one file's code does."""
+    """What one file's code does. Imports and the main guard are scanned line by line for
+    every file (fast on a library of thousands); calls and tests are parsed with `ast` only
+    for the files a rule asks about."""
 
+    path: str
+    pieces: list[tuple[int | None, str]]  # (notebook cell or None, code)
     imports: list[tuple[str, Use]] = field(default_factory=list)  # dotted module, where
-    calls: list[tuple[str, Use, bool]] = field(default_factory=list)  # name, where, gated
-    asserting_tests: list[Use] = field(default_factory=list)
     main_guard: bool = False  # `if __name__ == "__main__":` makes a module a command
+    _parsed: tuple[list[Call], list[Use]] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def parsed(self) -> tuple[list[Call], list[Use]]:
+        """(calls as name, where, gated), and the tests that assert something."""
+        if self._parsed is None:
+            calls: list[Call] = []
+            tests: list[Use] = []
+            for cell, text in self.pieces:
+                try:
+                    part_calls, part_tests = _parse(self.path, cell, text)
+                except (SyntaxError, ValueError, RecursionError) as error:
+                    where = f" (cell {cell})" if cell is not None else ""
+                    why = str(error).splitlines()[0]
+                    self.errors.append(f"does not parse as Python{where}: {why}")
+                    continue
+                calls += part_calls
+                tests += part_tests
+            self._parsed = calls, tests
+        return self._parsed
 
 
 def read_code(tree: Tree) -> dict[str, Facts]:
-    """The facts of every Python file and notebook in the tree, by path; what does not
-    parse is a warning."""
+    """The facts of every Python file and notebook in the tree, by path."""
     # The project's own code first, its tests after: the clearest evidence of use.
     paths = sorted(tree.glob("**/*.py") + tree.glob("**/*.ipynb"), key=_in_tests)
     if len(paths) > MAX_CODE_FILES:
-        tree.warn(paths[MAX_CODE_FILES], f"past {MAX_CODE_FILES:,} code files: not parsed")
+        tree.warn(paths[MAX_CODE_FILES], f"past {MAX_CODE_FILES:,} code files: not read")
     code: dict[str, Facts] = {}
     for path in paths[:MAX_CODE_FILES]:
-        facts = Facts()
-        for cell, text in sources(path, tree.lines(path)):
-            try:
-                part = read_facts(path, cell, text)
-            except (SyntaxError, ValueError, RecursionError) as error:
-                where = f" (cell {cell})" if cell is not None else ""
-                tree.warn(path, f"does not parse as Python{where}: {str(error).splitlines()[0]}")
-                continue
-            facts.imports += part.imports
-            facts.calls += part.calls
-            facts.asserting_tests += part.asserting_tests
-            facts.main_guard |= part.main_guard
+        facts = Facts(path, sources(path, tree.text(path)))
+        for cell, text in facts.pieces:
+            # One search over the text, not a match per line: libraries have millions of lines.
+            number, counted = 1, 0
+            for match in IMPORT.finditer(text):
+                number += text.count("\n", counted, match.start())
+                counted = match.start()
+                if match.group("guard"):
+                    facts.main_guard = True
+                    continue
+                line = match.group(0)
+                facts.imports += [(m, Use(path, number, line, cell)) for m in _modules(match)]
         code[path] = facts
     return code
 
 
-def sources(path: str, lines: list[str]) -> list[tuple[int | None, str]]:
+def sources(path: str, text: str) -> list[tuple[int | None, str]]:
     """A file's code, as (cell, text): one piece for a .py file, one per notebook code cell."""
     if not path.endswith(".ipynb"):
-        return [(None, "\n".join(lines))]
+        return [(None, text)]
     try:
-        cells = json.loads("\n".join(lines)).get("cells", [])
+        cells = json.loads(text).get("cells", []) if text else []
     except (ValueError, AttributeError):
         return []
     code = []
@@ -89,9 +121,17 @@ def sources(path: str, lines: list[str]) -> list[tuple[int | None, str]]:
     return code
 
 
-def read_facts(path: str, cell: int | None, text: str) -> Facts:
-    """The facts of one piece of code; raises SyntaxError (or ValueError) when it does not parse."""
-    facts = Facts()
+def _modules(match: re.Match[str]) -> list[str]:
+    """The dotted names an import line imports: `from a import b, c` is a, a.b and a.c."""
+    if match.group("source"):
+        source = match.group("source")
+        names = re.findall(r"\b(\w+)(?:\s+as\s+\w+)?", match.group("names").split("#")[0])
+        return [source, *(f"{source}.{name}" for name in names if name != "as")]
+    parts = match.group("plain").split("#")[0].split(",")
+    return [part.split()[0] for part in parts if part.split()]
+
+
+def _parse(path: str, cell: int | None, text: str) -> tuple[list[Call], list[Use]]:
     tree = ast.parse(text)
     lines = text.splitlines()
 
@@ -99,22 +139,15 @@ def read_facts(path: str, cell: int | None, text: str) -> Facts:
         number = getattr(node, "lineno", 1)
         return Use(path, number, lines[number - 1] if number <= len(lines) else "", cell)
 
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            facts.imports += [(alias.name, use(node)) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            facts.imports.append((node.module, use(node)))
-            facts.imports += [(f"{node.module}.{alias.name}", use(node)) for alias in node.names]
-        elif isinstance(node, ast.If) and _is_main_guard(node.test):
-            facts.main_guard = True
+    calls: list[Call] = []
     for scope in [tree, *_functions(tree)]:
-        gated = any(_is_gate(node) for node in _own_nodes(scope))
-        for node in _own_nodes(scope):
+        nodes = _own_nodes(scope)
+        gated = any(_is_gate(node) for node in nodes)
+        for node in nodes:
             if isinstance(node, ast.Call) and (name := _call_name(node.func)):
-                facts.calls.append((name, use(node), gated))
-    if _is_test_file(path):
-        facts.asserting_tests = [use(f) for f in _functions(tree) if _asserts(f)]
-    return facts
+                calls.append((name, use(node), gated))
+    tests = [use(f) for f in _functions(tree) if _asserts(f)] if is_test_file(path) else []
+    return calls, tests
 
 
 def _functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -145,7 +178,7 @@ def _call_name(func: ast.expr) -> str | None:
     return func.id if isinstance(func, ast.Name) else None
 
 
-def _is_main_guard(test: ast.expr) -> bool:
+def _is_main_guard(test: ast.AST) -> bool:
     return (
         isinstance(test, ast.Compare)
         and isinstance(test.left, ast.Name)
@@ -154,10 +187,10 @@ def _is_main_guard(test: ast.expr) -> bool:
 
 
 def _in_tests(path: str) -> bool:
-    return _is_test_file(path) or bool({"tests", "test"} & set(path.split("/")[:-1]))
+    return is_test_file(path) or bool({"tests", "test"} & set(path.split("/")[:-1]))
 
 
-def _is_test_file(path: str) -> bool:
+def is_test_file(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 

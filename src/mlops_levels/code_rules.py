@@ -6,7 +6,7 @@ import re
 from functools import cached_property
 from typing import Any
 
-from mlops_levels.code import Facts, read_code
+from mlops_levels.code import Call, Facts, Use, is_test_file, read_code
 from mlops_levels.imports import import_names, imports_module
 from mlops_levels.tree import Tree
 
@@ -23,12 +23,20 @@ class CodeRules(Tree):
     def code(self) -> dict[str, Facts]:
         return read_code(self)
 
-    def find_import(self, module: str) -> str | None:
-        """The first line that imports the module or one inside it."""
+    @cached_property
+    def _imports(self) -> dict[str, list[tuple[str, Use]]]:
+        """Every import by its top-level module, in the order of the files."""
+        index: dict[str, list[tuple[str, Use]]] = {}
         for facts in self.code.values():
             for imported, use in facts.imports:
-                if imports_module(imported, module):
-                    return str(use)
+                index.setdefault(imported.split(".")[0], []).append((imported, use))
+        return index
+
+    def find_import(self, module: str) -> str | None:
+        """The first line that imports the module or one inside it."""
+        for imported, use in self._imports.get(module.split(".")[0], []):
+            if imports_module(imported, module):
+                return str(use)
         return None
 
     def find_imported_distribution(self, distribution: str) -> str | None:
@@ -44,18 +52,24 @@ class CodeRules(Tree):
         for facts in self.code.values():
             if module and not any(imports_module(i, module) for i, _ in facts.imports):
                 continue
-            for called, use, is_gated in facts.calls:
+            for called, use, is_gated in self._parsed(facts)[0]:
                 if called == name and (is_gated or not gated):
                     return str(use) + (" (behind a comparison)" if gated else "")
         return None
 
     def find_asserting_test(self) -> str | None:
         """A test function that asserts something: empty or `assert False` files are not tests."""
-        for facts in self.code.values():
-            if facts.asserting_tests:
-                more = sum(len(f.asserting_tests) for f in self.code.values()) - 1
-                return str(facts.asserting_tests[0]) + (f" (+{more} more tests)" if more else "")
+        for path, facts in self.code.items():
+            if is_test_file(path) and (tests := self._parsed(facts)[1]):
+                return str(tests[0])
         return None
+
+    def _parsed(self, facts: Facts) -> tuple[list[Call], list[Use]]:
+        """A file's calls and asserting tests; a file that does not parse is a warning."""
+        parsed = facts.parsed()
+        for error in facts.errors:
+            self.warn(facts.path, error)
+        return parsed
 
     def find_package(self) -> str | None:
         """Importable code with an entry point: declared scripts, a __main__, a command

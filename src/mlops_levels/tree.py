@@ -74,7 +74,8 @@ class Tree:
         self.root = root
         # What could not be read, and why: shown with the assessment, never dropped.
         self.warnings: dict[str, str] = {}
-        self._read: dict[str, list[str]] = {}
+        self._read: dict[str, str] = {}
+        self._globbed: dict[str, list[str]] = {}
         self._not_text: set[str] = set()  # missing, unreadable or binary files
 
     def warn(self, path: str, why: str) -> None:
@@ -121,48 +122,57 @@ class Tree:
 
     def glob(self, pattern: str) -> list[str]:
         """Paths matching a glob: `*` stays within a folder, `**/` spans any depth."""
-        files, folders = self._paths
-        if pattern.endswith("/"):
-            regex = _glob_regex(pattern.rstrip("/"))
-            return sorted(path + "/" for path in folders if regex.fullmatch(path))
-        regex = _glob_regex(pattern)
-        return [path for path in files if regex.fullmatch(path)]
+        if pattern not in self._globbed:
+            files, folders = self._paths
+            if pattern.endswith("/"):
+                regex = _glob_regex(pattern.rstrip("/"))
+                found = sorted(path + "/" for path in folders if regex.fullmatch(path))
+            else:
+                # A cheap test of the name's fixed end first: a regex per path is slow on 200,000.
+                end = re.split(r"[*?]", pattern.rsplit("/", 1)[-1])[-1]
+                regex = _glob_regex(pattern)
+                found = [path for path in files if path.endswith(end) and regex.fullmatch(path)]
+            self._globbed[pattern] = found
+        return self._globbed[pattern]
+
+    def text(self, path: str) -> str:
+        """A text file's text, read once per run and only up to MAX_BYTES."""
+        if path not in self._read:
+            self._read[path] = self._read_text(path)
+        return self._read[path]
 
     def lines(self, path: str) -> list[str]:
-        """A text file's lines, read once per run and only up to MAX_BYTES."""
-        if path not in self._read:
-            self._read[path] = self._read_lines(path)
-        return self._read[path]
+        return self.text(path).splitlines()
 
     def is_text(self, path: str) -> bool:
         """Whether a file is readable text: binary junk under a known name is no evidence."""
-        self.lines(path)
+        self.text(path)
         return path not in self._not_text
 
-    def _read_lines(self, path: str) -> list[str]:
+    def _read_text(self, path: str) -> str:
         file = self.root / path
         # Only regular files: a name pointing at a device or a pipe would never finish reading.
         if not file.is_file():
             self._not_text.add(path)
-            return []
+            return ""
         try:
             with file.open("rb") as stream:
                 data = stream.read(MAX_BYTES + 1)
         except OSError as error:
             self._not_text.add(path)
             self.warn(path, _reason(error))
-            return []
+            return ""
         if len(data) > MAX_BYTES:
             self.warn(path, f"larger than {MAX_BYTES >> 20} MiB: only its start was read")
             data = data[: data.rfind(b"\n", 0, MAX_BYTES) + 1]
         try:
             if b"\0" in data:
                 raise UnicodeDecodeError("utf-8", data, 0, 1, "a NUL byte")
-            return data.decode("utf-8").splitlines()
+            return data.decode("utf-8")
         except UnicodeDecodeError:
             self._not_text.add(path)
             self.warn(path, "not UTF-8 text")
-            return []
+            return ""
 
     def locate(self, path: str, pattern: re.Pattern[str]) -> Line | str:
         """The first line of a file that matches, or the file itself when none does."""
@@ -174,10 +184,9 @@ class Tree:
     def load(self, path: str) -> Any:
         """A YAML, TOML or JSON file's data, or None if it is missing or does not parse
         (with a warning that says why)."""
-        lines = self.lines(path)
-        if not lines:
+        text = self.text(path)
+        if not text:
             return None
-        text = "\n".join(lines)
         try:
             if path.endswith(".toml") or path == "Pipfile":
                 return tomllib.loads(text)
