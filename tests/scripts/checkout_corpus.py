@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 # Run as a script, the repository root is not on sys.path: `tests` is imported from it.
@@ -34,14 +35,19 @@ def check_out(repo: str, commit: str) -> str:
     absent = absent_files(mirror, commit)
     # `git archive | tar -x`: the tree at the commit, with no .git, as a clone's work tree.
     excludes = [f":(exclude,literal){path}" for path in absent]
-    archive = subprocess.Popen(
-        ["git", "--git-dir", str(mirror), "archive", commit, "--", ".", *excludes],
-        stdout=subprocess.PIPE,
-    )
-    subprocess.run(["tar", "-x", "-C", str(partial)], stdin=archive.stdout, check=True)
-    if archive.wait() != 0:
-        subprocess.run(["rm", "-rf", str(partial)], check=True)
-        return f"FAILED   {repo}: commit {commit} is not in {mirror}; fetch it again"
+    # git names each excluded absent blob on stderr: kept aside, shown only on a failure.
+    with tempfile.TemporaryFile() as errors:
+        archive = subprocess.Popen(
+            ["git", "--git-dir", str(mirror), "archive", commit, "--", ".", *excludes],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+        subprocess.run(["tar", "-x", "-C", str(partial)], stdin=archive.stdout, check=True)
+        if archive.wait() != 0:
+            subprocess.run(["rm", "-rf", str(partial)], check=True)
+            errors.seek(0)
+            why = errors.read().decode(errors="replace").strip()
+            return f"FAILED   {repo}@{commit} from {mirror}: {why}; fetch it again"
     partial.rename(dest)  # only a complete tree gets the final name
     left_out = f" ({len(absent)} large files absent from the mirror: {', '.join(absent)})"
     return f"written  {dest}{left_out if absent else ''}"
