@@ -1,0 +1,128 @@
+"""What a project runs: its CI steps, followed through task runners, and the other places
+commands live (runner tasks, Dockerfiles, DVC stages, MLproject entry points, shell scripts).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+from mlops_levels.runners import CALLS, Runners
+from mlops_levels.tree import Line, Tree
+
+# CI files of GitHub Actions (and its local composite actions), GitLab, Azure, CircleCI,
+# Bitbucket; the keys under which they hold shell.
+CI_GLOBS = (
+    ".github/workflows/*.yml",
+    ".github/workflows/*.yaml",
+    ".github/actions/*/action.yml",
+    ".github/actions/*/action.yaml",
+    ".gitlab-ci.yml",
+    "**/.gitlab-ci.yml",
+    "azure-pipelines.yml",
+    ".circleci/config.yml",
+    "bitbucket-pipelines.yml",
+)
+SHELL_KEYS = {"run", "script", "before_script", "after_script", "command", "bash", "pwsh"}
+# Lines of a shell step, split into commands; an install command names a tool, not runs it.
+SHELL_SEPARATOR = re.compile(r"&&|\|\||[;|]")
+INSTALL = re.compile(r"\b(install|add|sync)\b")
+DOCKER_COMMAND = re.compile(r"^\s*(RUN|CMD|ENTRYPOINT)\b", re.IGNORECASE)
+
+
+class Commands(Tree):
+    """A folder's commands: what its CI runs and what else it runs."""
+
+    @cached_property
+    def runners(self) -> Runners:
+        return Runners(self)
+
+    def find_ci_run(self, word: str) -> str | None:
+        """The CI line that runs the word, or the runner task's line a CI step calls."""
+        runs = _word(word)
+        for line in self.ci_lines():
+            if _runs(line.text, runs):
+                return str(line)
+            for task_line, call in self.runners.followed(line.text):
+                if _runs(task_line.text, runs):
+                    return f"{task_line} (run by `{call}` in {line.path})"
+        return None
+
+    def find_run(self, word: str) -> str | None:
+        """Any line of the project that runs the word: CI, a task, a Dockerfile, a stage."""
+        runs = _word(word)
+        for line in self.command_lines():
+            if _runs(line.text, runs):
+                return str(line)
+        return None
+
+    def find_task(self, pattern: str) -> str | None:
+        """A runner's task whose name matches, such as a `pipeline` target."""
+        wanted = re.compile(pattern)
+        for runner in CALLS:
+            for name, lines in self.runners.tasks(runner).items():
+                if name and wanted.fullmatch(name) and lines:
+                    return f"{lines[0]} (the `{runner} {name}` task)"
+        return None
+
+    def ci_lines(self) -> list[Line]:
+        """Each line of shell a CI job runs, located in its file."""
+        return [line for path in self._ci_files() for line in self._shell_lines(path)]
+
+    def command_lines(self) -> Iterator[Line]:
+        yield from self.ci_lines()
+        for runner in CALLS:
+            for lines in self.runners.tasks(runner).values():
+                yield from lines
+        for path in self.glob("**/Dockerfile") + self.glob("**/*.sh"):
+            for number, text in enumerate(self.lines(path), start=1):
+                if path.endswith(".sh") or DOCKER_COMMAND.match(text):
+                    yield Line(path, number, text)
+        for path in self.glob("**/dvc.yaml") + self.glob("**/MLproject"):
+            yield from self._shell_lines(path, keys={"cmd", "command"})
+
+    def _ci_files(self) -> list[str]:
+        return list(dict.fromkeys(path for pattern in CI_GLOBS for path in self.glob(pattern)))
+
+    def _shell_lines(self, path: str, keys: set[str] = SHELL_KEYS) -> Iterator[Line]:
+        for command in _strings_under(self.load(path), keys):
+            for text in command.splitlines():
+                if text.strip():
+                    found = self.locate(path, re.compile(re.escape(text.strip())))
+                    yield found if isinstance(found, Line) else Line(path, 0, text)
+
+
+def _strings_under(data: Any, keys: set[str], depth: int = 0) -> Iterator[str]:
+    """The shell strings held under the keys, at any depth of a CI file (to a limit)."""
+    if depth > 32:
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in keys and not isinstance(value, dict):
+                yield from _flatten(value)
+            else:
+                yield from _strings_under(value, keys, depth + 1)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _strings_under(item, keys, depth + 1)
+
+
+def _flatten(items: Any) -> Iterator[str]:
+    if isinstance(items, str):
+        yield items
+    elif isinstance(items, list):
+        for item in items:
+            yield from _flatten(item)
+
+
+def _word(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w.-]){re.escape(word)}(?![\w-])")
+
+
+def _runs(command: str, word: re.Pattern[str]) -> bool:
+    """Whether a shell line runs the word, not merely installs it."""
+    return any(
+        word.search(part) and not INSTALL.search(part) for part in SHELL_SEPARATOR.split(command)
+    )

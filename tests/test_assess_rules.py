@@ -1,0 +1,299 @@
+"""Every detection rule of levels/, each on a tiny tree of its own: the ways real teams meet a
+criterion pass it, and names without substance (a declared but unused dependency, an empty
+test file, a loose script, binary junk under a known name) do not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlops_levels.checks import run_check
+from mlops_levels.detect import Project
+from mlops_levels.ladder import gates
+from tests.helpers import LADDER
+
+CRITERIA = {criterion["id"]: criterion for level in LADDER for criterion in level["criteria"]}
+
+
+def notebook(*cells: str) -> str:
+    return json.dumps(
+        {"cells": [{"cell_type": "code", "source": cell} for cell in cells], "nbformat": 4}
+    )
+
+
+def judge(root: Path, criterion_id: str, files: dict[str, str | bytes]) -> tuple[str, str]:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    finding = run_check(Project(root, ask=lambda _criterion: None), CRITERIA[criterion_id])
+    return finding.status, finding.evidence
+
+
+def workflow(command: str) -> dict[str, str]:
+    return {
+        ".github/workflows/ci.yml": "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+        f"    steps:\n      - run: {command}\n"
+    }
+
+
+PASSES = {
+    # Level 0: ML code, and dependencies declared anywhere.
+    "notebook": ("L0-ml-code", {"analysis/eda.ipynb": notebook("%matplotlib inline\n1")}),
+    "ml import": ("L0-ml-code", {"src/train.py": "from sklearn.linear_model import Ridge\n"}),
+    "notebook import": ("L0-ml-code", {"nb.ipynb": notebook("!pip install x\nimport torch")}),
+    "src requirements": ("L0-dependencies", {"src/requirements.txt": "pandas\n"}),
+    "sub-project": ("L0-dependencies", {"service/pyproject.toml": "[project]\nname = 'x'\n"}),
+    "conda.yaml": ("L0-dependencies", {"model/conda.yaml": "dependencies: [python]\n"}),
+    # Level 1.
+    "scripts": (
+        "L1-package",
+        {
+            "pyproject.toml": "[project.scripts]\ntrain = 'fraud.cli:main'\n",
+            "fraud/__init__.py": "",
+        },
+    ),
+    "__main__": ("L1-package", {"src/fraud/__init__.py": "", "src/fraud/__main__.py": ""}),
+    "command module": (
+        "L1-package",
+        {"pkg/__init__.py": "", "pkg/train.py": "if __name__ == '__main__':\n    pass\n"},
+    ),
+    "used modules": (
+        "L1-package",
+        {
+            "pkg/__init__.py": "",
+            "pkg/features.py": "",
+            "run.ipynb": notebook("from pkg import features"),
+        },
+    ),
+    "params.yaml": ("L1-config", {"project/params.yaml": "lr: 0.1\n"}),
+    "confs": ("L1-config", {"confs/training.yaml": "lr: 0.1\n"}),
+    "recipe.yaml": ("L1-config", {"recipe.yaml": "recipe: regression/v1\n"}),
+    "hydra": ("L1-config", {"train.py": "import hydra\n"}),
+    "dvclive": ("L1-tracking", {"train.py": "from dvclive import Live\n"}),
+    "wandb": ("L1-tracking", {"nb.ipynb": notebook("import wandb")}),
+    "sagemaker experiments": (
+        "L1-tracking",
+        {"train.py": "from sagemaker.experiments.run import Run\n"},
+    ),
+    "mlflow run": ("L1-tracking", workflow("mlflow run . -e train")),
+    "dvc file": ("L1-data-versioning", {"data/raw/x.csv.dvc": "outs: []\n"}),
+    # Level 2.
+    "dvc.yaml": ("L2-pipeline", {"ml/dvc.yaml": "stages: {}\n"}),
+    "zenml": ("L2-pipeline", {"pipelines/training.py": "from zenml import pipeline, step\n"}),
+    "kfp": ("L2-pipeline", {"pipeline.py": "from kfp import dsl\n"}),
+    "sagemaker pipeline": (
+        "L2-pipeline",
+        {"pipelines/build.py": "from sagemaker.workflow.pipeline import Pipeline\n"},
+    ),
+    "airflow": ("L2-pipeline", {"dags/train.py": "from airflow import DAG\n"}),
+    "mlproject": ("L2-pipeline", {"MLproject": "name: x\nentry_points: {}\n"}),
+    "pipeline task": ("L2-pipeline", {"Makefile": "pipeline:\n\tpython -m x.prepare\n"}),
+    "pandera": ("L2-data-validation", {"schema.py": "import pandera.pandas as pa\n"}),
+    "great expectations": ("L2-data-validation", {"v.py": "import great_expectations as gx\n"}),
+    "deepchecks": ("L2-data-validation", {"v.py": "from deepchecks.tabular import Dataset\n"}),
+    "assert": ("L2-tests", {"tests/test_x.py": "def test_one():\n    assert 1 + 1 == 2\n"}),
+    "raises": (
+        "L2-tests",
+        {
+            "x_test.py": "import pytest\n\ndef test_bad():\n    with pytest.raises(ValueError):\n"
+            "        int('x')\n"
+        },
+    ),
+    "unittest": (
+        "L2-tests",
+        {"test/test_x.py": "class T:\n    def test_a(self):\n        self.assertEqual(1, 1)\n"},
+    ),
+    "pre-commit": ("L2-pre-commit", {".pre-commit-config.yaml": "repos: []\n"}),
+    "lefthook": ("L2-pre-commit", {"lefthook.yml": "pre-commit: {}\n"}),
+    "husky": ("L2-pre-commit", {".husky/pre-commit": "npx lint-staged\n"}),
+    "ci pytest": ("L2-ci", workflow("uv run pytest")),
+    "make": ("L2-ci", {**workflow("make test"), "Makefile": "test:\n\tpytest\n"}),
+    "just": ("L2-ci", {**workflow("just test"), "justfile": "test:\n    uv run pytest\n"}),
+    "mise": (
+        "L2-ci",
+        {**workflow("mise run test"), "mise.toml": "[tasks.test]\nrun = 'uv run pytest'\n"},
+    ),
+    "poe": (
+        "L2-ci",
+        {**workflow("uv run poe test"), "pyproject.toml": "[tool.poe.tasks]\ntest = 'pytest'\n"},
+    ),
+    "hatch": (
+        "L2-ci",
+        {
+            **workflow("hatch run test"),
+            "pyproject.toml": "[tool.hatch.envs.default.scripts]\ntest = 'pytest {args}'\n",
+        },
+    ),
+    "pdm": (
+        "L2-ci",
+        {
+            **workflow("pdm run test"),
+            "pyproject.toml": "[tool.pdm.scripts]\ntest = {cmd = 'pytest'}\n",
+        },
+    ),
+    "npm": (
+        "L2-ci",
+        {**workflow("npm test"), "package.json": '{"scripts": {"test": "pytest -q"}}'},
+    ),
+    "tox through make": (
+        "L2-ci",
+        {
+            **workflow("make check"),
+            "Makefile": "check:\n\ttox -e py\n",
+            "tox.ini": "[testenv]\ncommands =\n    pytest\n",
+        },
+    ),
+    "nox": (
+        "L2-ci",
+        {
+            **workflow("nox -s tests"),
+            "noxfile.py": "def tests(session):\n    session.run('pytest')\n",
+        },
+    ),
+    "invoke": (
+        "L2-ci",
+        {**workflow("invoke test"), "tasks.py": "@task\ndef test(c):\n    c.run('pytest')\n"},
+    ),
+    "gitlab": ("L2-ci", {".gitlab-ci.yml": "test:\n  script:\n    - python -m unittest\n"}),
+    # Level 3.
+    "promote stage": ("L3-registry", {"dvc.yaml": "stages:\n  promote:\n    cmd: python p.py\n"}),
+    "mlflow alias gate": (
+        "L3-registry",
+        {
+            "promote.py": "import mlflow\n\ndef promote(client, new, old):\n    if new > old:\n"
+            "        client.set_registered_model_alias('m', 'champion', 2)\n"
+        },
+    ),
+    "sagemaker condition": (
+        "L3-registry",
+        {
+            "pipeline.py": "from sagemaker.workflow.step_collections import RegisterModel\n"
+            "from sagemaker.workflow.condition_step import ConditionStep\n\ndef build():\n"
+            "    register = RegisterModel(name='r')\n"
+            "    return ConditionStep(name='c', conditions=[], if_steps=[register])\n"
+        },
+    ),
+    "zenml promotion": (
+        "L3-registry",
+        {
+            "steps/promote.py": "from zenml import get_step_context\n\ndef promote(new, old):\n"
+            "    if new >= old:\n        get_step_context().model.set_stage('production')\n"
+        },
+    ),
+    "fastapi": ("L3-serving", {"app.py": "from fastapi import FastAPI\n"}),
+    "bentoml": ("L3-serving", {"service.py": "import bentoml\n"}),
+    "ray serve": ("L3-serving", {"serve.py": "from ray import serve\n"}),
+    "kserve": (
+        "L3-serving",
+        {"k8s/isvc.yaml": "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\n"},
+    ),
+    "mlflow serving": ("L3-serving", {"Dockerfile": "FROM python\nCMD mlflow models serve -m m\n"}),
+    "sagemaker endpoint": (
+        "L3-serving",
+        {"deploy.py": "import sagemaker\n\nmodel = sagemaker.Model()\nmodel.deploy(1)\n"},
+    ),
+    "nested dockerfile": ("L3-container", {"service/Dockerfile": "FROM python:3.12\n"}),
+    # Level 4.
+    "sqlalchemy": ("L4-prediction-logging", {"log.py": "from sqlalchemy import insert\n"}),
+    "evidently": ("L4-monitoring", {"drift.py": "from evidently import Report\n"}),
+    "nannyml": ("L4-monitoring", {"drift.py": "import nannyml\n"}),
+    "alibi-detect": ("L4-monitoring", {"drift.py": "from alibi_detect.cd import KSDrift\n"}),
+    "model monitor": (
+        "L4-monitoring",
+        {"m.py": "from sagemaker.model_monitor import DefaultModelMonitor\n"},
+    ),
+    "retrain": ("L4-retraining", workflow("python -m pkg retrain")),
+    "runbook": ("L4-runbook", {"docs/runbook.md": "# On drift\n"}),
+}
+
+FAILS = {
+    "no ml library": ("L0-ml-code", {"app.py": "import requests\n"}),
+    "binary notebook": ("L0-ml-code", {"x.ipynb": b"\x00\x01\x02junk"}),
+    "installed copy": (
+        "L0-dependencies",
+        {"vendor/lib/setup.py": "", "build/x/pyproject.toml": ""},
+    ),
+    "loose script": ("L1-package", {"train.py": "if __name__ == '__main__':\n    pass\n"}),
+    "package nobody runs": ("L1-package", {"pkg/__init__.py": "", "pkg/util.py": ""}),
+    "tracker declared only": ("L1-tracking", {"requirements.txt": "mlflow==2.0\nwandb\n"}),
+    "validator declared only": (
+        "L2-data-validation",
+        {"pyproject.toml": "[project]\ndependencies = ['pandera']\n"},
+    ),
+    "empty test file": ("L2-tests", {"tests/test_x.py": ""}),
+    "assert false only": ("L2-tests", {"tests/test_x.py": "def test_todo():\n    assert False\n"}),
+    "ci installs only": ("L2-ci", workflow("pip install pytest")),
+    "tox deps only": (
+        "L2-ci",
+        {
+            **workflow("make check"),
+            "Makefile": "check:\n\ttox\n",
+            "tox.ini": "[testenv]\ndeps =\n    pytest\ncommands = ruff check\n",
+        },
+    ),
+    "alias without gate": (
+        "L3-registry",
+        {
+            "promote.py": "import mlflow\n\n"
+            "mlflow.MlflowClient().set_registered_model_alias('m', 'c', 1)\n"
+        },
+    ),
+    "binary dockerfile": ("L3-container", {"Dockerfile": b"\x7fELF\x00\x00"}),
+    "sqlalchemy pinned only": (
+        "L4-prediction-logging",
+        {"requirements.txt": "SQLAlchemy==2.0.1\n"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("criterion_id", "files"), PASSES.values(), ids=PASSES.keys())
+def test_a_practice_that_meets_the_criterion_passes_with_its_evidence(
+    tmp_path, criterion_id, files
+):
+    status, evidence = judge(tmp_path, criterion_id, files)
+
+    assert status == "pass", evidence
+    assert any(name.split("/")[0] in evidence for name in files), evidence
+
+
+@pytest.mark.parametrize(("criterion_id", "files"), FAILS.values(), ids=FAILS.keys())
+def test_a_name_without_the_practice_fails(tmp_path, criterion_id, files):
+    status, evidence = judge(tmp_path, criterion_id, files)
+
+    assert status == "fail", evidence
+
+
+def test_ci_through_a_task_runner_shows_the_task_line_and_how_ci_calls_it(tmp_path):
+    files = {**workflow("mise run test"), "mise.toml": "[tasks.test]\nrun = 'uv run pytest'\n"}
+
+    _, evidence = judge(tmp_path, "L2-ci", files)
+
+    assert (
+        evidence
+        == "mise.toml:2: run = 'uv run pytest' (run by `mise test` in .github/workflows/ci.yml)"
+    )
+
+
+def test_notebook_evidence_names_the_cell(tmp_path):
+    _, evidence = judge(tmp_path, "L1-tracking", {"nb.ipynb": notebook("x = 1", "import mlflow")})
+
+    assert evidence == "nb.ipynb:cell 2, line 1: import mlflow"
+
+
+def test_code_that_does_not_parse_is_a_warning(tmp_path):
+    (tmp_path / "old.py").write_text("print 'python 2'\n")
+    project = Project(tmp_path, ask=lambda _criterion: None)
+
+    run_check(project, CRITERIA["L0-ml-code"])
+
+    assert project.warnings["old.py"].startswith("does not parse as Python")
+
+
+def test_the_layout_criterion_is_advisory_and_every_other_one_gates():
+    assert [c["id"] for c in CRITERIA.values() if not gates(c)] == ["L0-layout"]
