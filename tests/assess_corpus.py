@@ -20,14 +20,6 @@ import yaml
 
 CORPUS_FILE = Path(__file__).with_name("assess_corpus.yml")
 CHECKOUT_COMMAND = "uv run python tests/scripts/checkout_corpus.py"
-# Every criterion of levels/, with level 0's ids as issue 19 settles them: each is judged.
-CRITERIA = [
-    *["L0-ml-code", "L0-dependencies", "L0-layout"],
-    *["L1-package", "L1-config", "L1-tracking", "L1-data-versioning"],
-    *["L2-pipeline", "L2-data-validation", "L2-tests", "L2-pre-commit", "L2-ci"],
-    *["L3-registry", "L3-serving", "L3-container", "L3-cd"],
-    *["L4-prediction-logging", "L4-monitoring", "L4-retraining", "L4-runbook", "L4-on-call"],
-]
 
 
 def load_corpus() -> list[dict]:

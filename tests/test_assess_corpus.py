@@ -9,23 +9,37 @@ from __future__ import annotations
 
 import pytest
 
-from tests.assess_corpus import (
-    CHECKOUT_COMMAND,
-    CRITERIA,
-    load_corpus,
-    project_dir,
-    run_corpus,
-    table,
+from tests.assess_corpus import CHECKOUT_COMMAND, load_corpus, project_dir, run_corpus, table
+from tests.helpers import LADDER
+
+CORPUS = load_corpus()
+PRESENT = [entry for entry in CORPUS if project_dir(entry).is_dir()]
+
+
+def expert_level(entry: dict) -> int | None:
+    """The highest level whose non-advisory criteria, and all below, the expert passed."""
+    reached = None
+    for level in LADDER:
+        gating = [c["id"] for c in level["criteria"] if not c.get("advisory")]
+        if not all(entry["criteria"][criterion_id]["pass"] for criterion_id in gating):
+            break
+        reached = level["level"]
+    return reached
+
+
+@pytest.mark.parametrize(
+    "entry", CORPUS, ids=lambda entry: f"{entry['repo']}:{entry.get('project', '.')}"
 )
-
-PRESENT = [entry for entry in load_corpus() if project_dir(entry).is_dir()]
-
-
-def test_every_project_judges_every_criterion_with_evidence_for_a_pass() -> None:
-    for entry in load_corpus():
-        assert list(entry["criteria"]) == CRITERIA, entry["repo"]
-        for criterion_id, judgement in entry["criteria"].items():
-            assert not judgement["pass"] or judgement.get("evidence"), (entry["repo"], criterion_id)
+def test_every_criterion_is_judged_with_evidence_and_the_level_follows(entry: dict) -> None:
+    ids = [criterion["id"] for level in LADDER for criterion in level["criteria"]]
+    assert list(entry["criteria"]) == ids
+    unproven = [
+        i
+        for i, judgement in entry["criteria"].items()
+        if judgement["pass"] and not judgement.get("evidence")
+    ]
+    assert not unproven, "a pass needs its evidence"
+    assert entry["level"] == expert_level(entry)
 
 
 @pytest.mark.skipif(not PRESENT, reason=f"no corpus checkout is present: run `{CHECKOUT_COMMAND}`")
@@ -38,3 +52,19 @@ def test_assess_agrees_with_the_expert_on_real_repositories() -> None:
             f" (target 0.9) over {len(PRESENT)} projects\n{table(result)}",
             pytrace=False,
         )
+
+
+@pytest.mark.skipif(not PRESENT, reason=f"no corpus checkout is present: run `{CHECKOUT_COMMAND}`")
+@pytest.mark.parametrize(
+    "entry", PRESENT, ids=lambda entry: f"{entry['repo']}:{entry.get('project', '.')}"
+)
+def test_each_pass_evidence_names_a_file_and_line_of_the_checkout(entry: dict) -> None:
+    root = project_dir(entry)
+    for criterion_id, judgement in entry["criteria"].items():
+        if not judgement["pass"]:
+            continue
+        path, _, line = judgement["evidence"].partition(":")
+        assert (root / path).exists(), (criterion_id, path)
+        if line:
+            lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+            assert 1 <= int(line) <= len(lines), (criterion_id, judgement["evidence"])
