@@ -105,6 +105,7 @@ TIERS = {
     "upgrade": ["test_upgrade", "test_upgrade_across_releases"],
     "cli": [
         "test_assess",
+        "test_assess_corpus",
         "test_assess_hostile_trees",
         "test_assess_rules",
         "test_cli",
