@@ -42,6 +42,8 @@ def workflow(command: str) -> dict[str, str]:
     }
 
 
+SCHEDULED = {".github/workflows/drift.yml": "on:\n  schedule:\n    - cron: '0 6 * * *'\n"}
+
 PASSES = {
     # Level 0: ML code, and dependencies declared anywhere.
     "notebook": ("L0-ml-code", {"analysis/eda.ipynb": notebook("%matplotlib inline\n1")}),
@@ -56,9 +58,13 @@ PASSES = {
         {
             "pyproject.toml": "[project.scripts]\ntrain = 'fraud.cli:main'\n",
             "fraud/__init__.py": "",
+            "fraud/train.py": "",
         },
     ),
-    "__main__": ("L1-package", {"src/fraud/__init__.py": "", "src/fraud/__main__.py": ""}),
+    "__main__": (
+        "L1-package",
+        {"src/fraud/__init__.py": "", "src/fraud/__main__.py": "model.fit(x, y)\n"},
+    ),
     "command module": (
         "L1-package",
         {"pkg/__init__.py": "", "pkg/train.py": "if __name__ == '__main__':\n    pass\n"},
@@ -67,19 +73,34 @@ PASSES = {
         "L1-package",
         {
             "pkg/__init__.py": "",
-            "pkg/features.py": "",
-            "run.ipynb": notebook("from pkg import features"),
+            "pkg/training.py": "",
+            "run.ipynb": notebook("from pkg import training"),
         },
     ),
     "params.yaml": ("L1-config", {"project/params.yaml": "lr: 0.1\n"}),
     "confs": ("L1-config", {"confs/training.yaml": "lr: 0.1\n"}),
     "recipe.yaml": ("L1-config", {"recipe.yaml": "recipe: regression/v1\n"}),
     "hydra": ("L1-config", {"train.py": "import hydra\n"}),
-    "dvclive": ("L1-tracking", {"train.py": "from dvclive import Live\n"}),
-    "wandb": ("L1-tracking", {"nb.ipynb": notebook("import wandb")}),
+    "dvclive": (
+        "L1-tracking",
+        {"train.py": "from dvclive import Live\n\nwith Live() as live:\n    pass\n"},
+    ),
+    "wandb": ("L1-tracking", {"nb.ipynb": notebook("import wandb", "wandb.log({'loss': 1})")}),
+    "mlflow": ("L1-tracking", {"train.py": "import mlflow\n\nmlflow.log_metric('auc', 0.9)\n"}),
+    "zenml metadata": (
+        "L1-tracking",
+        {"steps/t.py": "from zenml import log_metadata\n\nlog_metadata({'auc': 1})\n"},
+    ),
+    "kedro tracking": (
+        "L1-tracking",
+        {"conf/base/catalog.yml": "metrics:\n  type: tracking.MetricsDataset\n"},
+    ),
     "sagemaker experiments": (
         "L1-tracking",
-        {"train.py": "from sagemaker.experiments.run import Run\n"},
+        {
+            "train.py": "from sagemaker.experiments.run import Run\n\n"
+            "with Run('e') as run:\n    pass\n"
+        },
     ),
     "mlflow run": ("L1-tracking", workflow("mlflow run . -e train")),
     "dvc file": ("L1-data-versioning", {"data/raw/x.csv.dvc": "outs: []\n"}),
@@ -186,7 +207,13 @@ PASSES = {
             "    if new >= old:\n        get_step_context().model.set_stage('production')\n"
         },
     ),
-    "fastapi": ("L3-serving", {"app.py": "from fastapi import FastAPI\n"}),
+    "fastapi": (
+        "L3-serving",
+        {
+            "app.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n"
+            "@app.get('/health')\ndef ok(): ...\n"
+        },
+    ),
     "bentoml": ("L3-serving", {"service.py": "import bentoml\n"}),
     "ray serve": ("L3-serving", {"serve.py": "from ray import serve\n"}),
     "kserve": (
@@ -200,13 +227,36 @@ PASSES = {
     ),
     "nested dockerfile": ("L3-container", {"service/Dockerfile": "FROM python:3.12\n"}),
     # Level 4.
-    "sqlalchemy": ("L4-prediction-logging", {"log.py": "from sqlalchemy import insert\n"}),
-    "evidently": ("L4-monitoring", {"drift.py": "from evidently import Report\n"}),
-    "nannyml": ("L4-monitoring", {"drift.py": "import nannyml\n"}),
-    "alibi-detect": ("L4-monitoring", {"drift.py": "from alibi_detect.cd import KSDrift\n"}),
-    "model monitor": (
+    "sqlalchemy": (
+        "L4-prediction-logging",
+        {"log.py": "from sqlalchemy import insert\n\ninsert(log).values(model_version=v)\n"},
+    ),
+    "service's log": (
+        "L4-prediction-logging",
+        {"app.py": "from fastapi import FastAPI\n\ndef predict(x):\n    log_prediction(x)\n"},
+    ),
+    "data capture": (
+        "L4-prediction-logging",
+        {"endpoint.py": "from sagemaker.model_monitor import DataCaptureConfig\n"},
+    ),
+    "evidently on a schedule": (
         "L4-monitoring",
-        {"m.py": "from sagemaker.model_monitor import DefaultModelMonitor\n"},
+        {"drift.py": "from evidently import Report\n", **SCHEDULED},
+    ),
+    "nannyml on a schedule": ("L4-monitoring", {"drift.py": "import nannyml\n", **SCHEDULED}),
+    "alibi-detect in a cron job": (
+        "L4-monitoring",
+        {
+            "drift.py": "from alibi_detect.cd import KSDrift\n",
+            "k8s/drift.yaml": "apiVersion: batch/v1\nkind: CronJob\n",
+        },
+    ),
+    "model monitor schedule": (
+        "L4-monitoring",
+        {
+            "m.py": "from sagemaker.model_monitor import DefaultModelMonitor\n\n"
+            "DefaultModelMonitor().create_monitoring_schedule()\n"
+        },
     ),
     "retrain": ("L4-retraining", workflow("python -m pkg retrain")),
     "runbook": ("L4-runbook", {"docs/runbook.md": "# On drift\n"}),
@@ -245,6 +295,21 @@ FAILS = {
         },
     ),
     "binary dockerfile": ("L3-container", {"Dockerfile": b"\x7fELF\x00\x00"}),
+    "sqlalchemy without the model version": (
+        "L4-prediction-logging",
+        {"log.py": "from sqlalchemy import insert\n\ninsert(log).values(x=x)\n"},
+    ),
+    "drift checked by hand only": ("L4-monitoring", {"drift.py": "from evidently import Report\n"}),
+    "fastapi without health": ("L3-serving", {"app.py": "from fastapi import FastAPI\n"}),
+    "package without training": (
+        "L1-package",
+        {"lib/__init__.py": "", "lib/__main__.py": "print('hello')\n"},
+    ),
+    "package used only by its tests": (
+        "L1-package",
+        {"pkg/__init__.py": "", "pkg/train.py": "", "tests/test_p.py": "import pkg\n"},
+    ),
+    "dev container": ("L3-container", {".devcontainer/Dockerfile": "FROM python\n"}),
     "sqlalchemy pinned only": (
         "L4-prediction-logging",
         {"requirements.txt": "SQLAlchemy==2.0.1\n"},
@@ -281,9 +346,11 @@ def test_ci_through_a_task_runner_shows_the_task_line_and_how_ci_calls_it(tmp_pa
 
 
 def test_notebook_evidence_names_the_cell(tmp_path):
-    _, evidence = judge(tmp_path, "L1-tracking", {"nb.ipynb": notebook("x = 1", "import mlflow")})
+    files = {"nb.ipynb": notebook("x = 1", "import pandera.pandas as pa")}
 
-    assert evidence == "nb.ipynb:cell 2, line 1: import mlflow"
+    _, evidence = judge(tmp_path, "L2-data-validation", files)
+
+    assert evidence == "nb.ipynb:cell 2, line 1: import pandera.pandas as pa"
 
 
 def test_code_that_does_not_parse_is_a_warning(tmp_path):

@@ -83,7 +83,7 @@ class Facts:
 def read_code(tree: Tree) -> dict[str, Facts]:
     """The facts of every Python file and notebook in the tree, by path."""
     # The project's own code first, its tests after: the clearest evidence of use.
-    paths = sorted(tree.glob("**/*.py") + tree.glob("**/*.ipynb"), key=_in_tests)
+    paths = sorted(tree.glob("**/*.py") + tree.glob("**/*.ipynb"), key=in_tests)
     if len(paths) > MAX_CODE_FILES:
         tree.warn(paths[MAX_CODE_FILES], f"past {MAX_CODE_FILES:,} code files: not read")
     code: dict[str, Facts] = {}
@@ -186,7 +186,7 @@ def _is_main_guard(test: ast.AST) -> bool:
     )
 
 
-def _in_tests(path: str) -> bool:
+def in_tests(path: str) -> bool:
     return is_test_file(path) or bool({"tests", "test"} & set(path.split("/")[:-1]))
 
 

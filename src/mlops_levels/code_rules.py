@@ -6,7 +6,7 @@ import re
 from functools import cached_property
 from typing import Any
 
-from mlops_levels.code import Call, Facts, Use, is_test_file, read_code
+from mlops_levels.code import Call, Facts, Use, in_tests, is_test_file, read_code
 from mlops_levels.imports import import_names, imports_module
 from mlops_levels.tree import Tree
 
@@ -14,6 +14,8 @@ from mlops_levels.tree import Tree
 SCRIPT_TABLES = (("project", "scripts"), ("project", "gui-scripts"), ("tool", "poetry", "scripts"))
 SETUP_ENTRY = re.compile(r"console_scripts|entry_points")
 TEST_FOLDERS = {"tests", "test", "testing"}
+# Training in code: an estimator's fit, a trainer, a train function called.
+TRAINS = re.compile(r"\.fit\(|\bTrainer\(|\btrain(_model)?\(")
 
 
 class CodeRules(Tree):
@@ -45,16 +47,25 @@ class CodeRules(Tree):
                 return found
         return None
 
-    def find_call(self, item: str | dict[str, Any]) -> str | None:
-        """A call of `name` in a file that imports `module`; `gated`: behind a comparison."""
-        spec = {"call": item} if isinstance(item, str) else item
-        module, name, gated = spec.get("module"), spec["call"], spec.get("gated", False)
-        for facts in self.code.values():
-            if module and not any(imports_module(i, module) for i, _ in facts.imports):
+    def find_code(self, spec: dict[str, Any]) -> str | None:
+        """Code that does something: in a file importing `module` (or every module of a
+        list), a call whose name fully matches the regex `call` (`gated`: behind a
+        comparison or a condition step), or a line matching the regex `text`."""
+        modules = spec.get("module") or []
+        modules = [modules] if isinstance(modules, str) else modules
+        call = re.compile(spec["call"]) if "call" in spec else None
+        text = re.compile(spec["text"]) if "text" in spec else None
+        for path, facts in self.code.items():
+            imported = [name for name, _ in facts.imports]
+            if not all(any(imports_module(i, m) for i in imported) for m in modules):
                 continue
-            for called, use, is_gated in self._parsed(facts)[0]:
-                if called == name and (is_gated or not gated):
-                    return str(use) + (" (behind a comparison)" if gated else "")
+            if text and (found := self.locate(path, text)) == path:
+                continue
+            if call is None:
+                return str(found) if text else str(facts.imports[0][1])
+            for name, use, gated in self._parsed(facts)[0]:
+                if call.fullmatch(name) and (gated or not spec.get("gated")):
+                    return str(use) + (" (behind a comparison)" if spec.get("gated") else "")
         return None
 
     def find_asserting_test(self) -> str | None:
@@ -72,9 +83,9 @@ class CodeRules(Tree):
         return parsed
 
     def find_package(self) -> str | None:
-        """Importable code with an entry point: declared scripts, a __main__, a command
-        module, or modules that other code imports. A loose script is not a package."""
-        packages = self._packages()
+        """Training code in importable modules with an entry point: declared scripts, a
+        __main__, a command module, or modules other code imports. A loose script is not."""
+        packages = [p for p in self._packages() if self._trains(p)]
         if not packages:
             return None
         for table in SCRIPT_TABLES:
@@ -89,26 +100,40 @@ class CodeRules(Tree):
             if (found := self.locate(path, SETUP_ENTRY)) != path and self.is_text(path):
                 return f"{found} (package {packages[0]})"
         for path, facts in self.code.items():
-            folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
-            command = path.endswith("/__main__.py") or facts.main_guard
-            if command and any(folder.startswith(package) for package in packages):
-                return f"{path} (a command in package {_package_of(folder, packages)})"
+            package = next((p for p in packages if path.startswith(p)), None)
+            if package and (path.endswith("/__main__.py") or facts.main_guard):
+                return f"{path} (a command in package {package})"
         return self._used_package(packages)
 
     def _packages(self) -> list[str]:
-        """Top folders of importable code (with __init__.py), outside test folders."""
-        inits = [path[: -len("__init__.py")] for path in self.glob("**/__init__.py")]
-        found = set(inits)
-        return [
+        """Top folders of importable code: with __init__.py, or imported by name (a
+        namespace package), outside test folders."""
+        inits = {path[: -len("__init__.py")] for path in self.glob("**/__init__.py")}
+        folders = self._paths[1]
+        for name in self._imports:
+            for folder in (name, f"src/{name}"):
+                if folder in folders and self.glob(f"{folder}/*.py"):
+                    inits.add(folder + "/")
+        return sorted(
             folder
             for folder in inits
-            if _parent(folder) not in found and not TEST_FOLDERS & set(folder.split("/"))
-        ]
+            if _parent(folder) not in inits and not TEST_FOLDERS & set(folder.split("/"))
+        )
+
+    def _trains(self, package: str) -> bool:
+        """Whether a package holds training code: a train module, or a fit or train call."""
+        modules = [path for path in self.code if path.startswith(package)]
+        return any("train" in path.rsplit("/", 1)[-1] for path in modules) or any(
+            TRAINS.search(self.text(path)) for path in modules
+        )
 
     def _used_package(self, packages: list[str]) -> str | None:
-        """A package whose modules code outside it imports: a notebook, a stage, a test."""
+        """A package whose modules code outside it imports: a notebook, a stage, a script
+        (not only its tests: a test runs code, it is not how the code is run)."""
         names = {package.rstrip("/").rsplit("/", 1)[-1]: package for package in packages}
         for path, facts in self.code.items():
+            if in_tests(path):
+                continue
             for imported, use in facts.imports:
                 package = names.get(imported.split(".")[0])
                 if package and not path.startswith(package):
@@ -119,7 +144,3 @@ class CodeRules(Tree):
 def _parent(folder: str) -> str:
     """`src/pkg/sub/` -> `src/pkg/`."""
     return folder.rstrip("/").rsplit("/", 1)[0] + "/" if folder.count("/") > 1 else ""
-
-
-def _package_of(folder: str, packages: list[str]) -> str:
-    return next(package for package in packages if folder.startswith(package))

@@ -29,6 +29,15 @@ SHELL_KEYS = {"run", "script", "before_script", "after_script", "command", "bash
 # Lines of a shell step, split into commands; an install command names a tool, not runs it.
 SHELL_SEPARATOR = re.compile(r"&&|\|\||[;|]")
 INSTALL = re.compile(r"\b(install|add|sync)\b")
+# What may stand before a command on its line: a YAML key, a Dockerfile instruction,
+# variables, and the runners that run it (`uv run`, `python -m`).
+PREFIX = (
+    r"(?:-\s+)?(?:[\w-]+:\s+)?(?:(?:RUN|CMD|ENTRYPOINT)\s+)?(?:\[\s*\")?(?:\w+=\S*\s+)*"
+    r"(?:(?:uv|poetry|pipenv|pdm|hatch|conda)\s+run\s+(?:--?[\w-]+(?:[= ]\S+)?\s+)*)?"
+    r"(?:python3?\s+-m\s+)?"
+)
+# A shell line that runs a Python step: a script or a module.
+PYTHON_STEP = re.compile(r"^\s*python3?\s+(?:-m\s+)?([\w./-]+)")
 DOCKER_COMMAND = re.compile(r"^\s*(RUN|CMD|ENTRYPOINT)\b", re.IGNORECASE)
 
 
@@ -50,11 +59,12 @@ class Commands(Tree):
                     return f"{task_line} (run by `{call}` in {line.path})"
         return None
 
-    def find_run(self, word: str) -> str | None:
-        """Any line of the project that runs the word: CI, a task, a Dockerfile, a stage."""
-        runs = _word(word)
+    def find_run(self, command: str) -> str | None:
+        """Any line of the project that runs the command (as the command, not an argument):
+        CI, a task, a Dockerfile, a stage, a shell script."""
+        runs = re.compile(rf"^{PREFIX}{re.escape(command)}(?![\w-])")
         for line in self.command_lines():
-            if _runs(line.text, runs):
+            if any(runs.match(part.strip()) for part in SHELL_SEPARATOR.split(line.text)):
                 return str(line)
         return None
 
@@ -65,6 +75,24 @@ class Commands(Tree):
             for name, lines in self.runners.tasks(runner).items():
                 if name and wanted.fullmatch(name) and lines:
                     return f"{lines[0]} (the `{runner} {name}` task)"
+        return None
+
+    def find_chained_tasks(self, _: object) -> str | None:
+        """Steps that run in order from one command: a make or just target that depends on
+        another, both running Python, or a shell script that runs two Python steps."""
+        python = re.compile(r"\bpython3?\b|\$\(PYTHON\w*\)")
+        for runner in ("make", "just"):
+            tasks = self.runners.tasks(runner)
+            for name, lines in tasks.items():
+                before = self.runners.prerequisites.get(f"{lines[0].path}:{name}", [])
+                runs = [line for line in lines if python.search(line.text)]
+                if runs and any(python.search(t.text) for p in before for t in tasks.get(p, [])):
+                    return f"{runs[0]} (`{runner} {name}` runs after {', '.join(before)})"
+        for path in self.glob("**/*.sh"):
+            steps = [(n, t) for n, t in enumerate(self.lines(path), 1) if PYTHON_STEP.search(t)]
+            if len({PYTHON_STEP.search(t).group(1) for _, t in steps}) >= 2:  # type: ignore[union-attr]
+                number, text = steps[0]
+                return f"{Line(path, number, text)} (+{len(steps) - 1} more steps)"
         return None
 
     def ci_lines(self) -> list[Line]:

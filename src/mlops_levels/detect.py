@@ -3,19 +3,22 @@
 A criterion's `detect` rule lists alternatives, of these kinds:
 - `files`: globs relative to the folder (`**/` spans any depth, a trailing `/` means a
   folder); a file must be readable text, so binary junk under a known name is no evidence;
-- `dependencies`: distributions the code imports (sklearn is scikit-learn) or a command
-  runs; declared but never used, as a pinned transitive dependency is, does not count;
+- `dependencies`: distributions the code imports (sklearn is scikit-learn); declared but
+  never imported, as a pinned transitive dependency is, does not count;
 - `imports`: dotted modules the code imports, such as sagemaker.workflow.pipeline;
-- `calls`: a call by name, optionally in a file importing `module`, and `gated` behind a
-  comparison or a pipeline's condition step;
+- `code`: in a file importing `module`, a call whose name matches `call` (`gated`: behind
+  a comparison or a pipeline's condition step), or a line matching `text`;
 - `ci_runs`: words a CI step runs, directly or through a task runner; `runs`: words any
   command runs (CI, runner tasks, Dockerfiles, DVC stages, MLproject, shell scripts);
 - `tasks`: a regex that a task runner's task name matches (a `pipeline` target);
+  `chained_tasks: true`: make or just targets that run Python after one another, or a
+  shell script of two Python steps;
 - `text`: a regex in files matching a glob (a Kubernetes manifest's `kind:`);
 - `config`: a dotted key in a YAML, TOML or JSON file;
 - `tests: true`: a test function that asserts something; `package: true`: importable code
   with an entry point or used modules.
-One alternative found is enough, or every one with `all: true`. A criterion with a
+One alternative found is enough, or every one with `all: true`; `all_of` lists rules
+that must each hold. A criterion with a
 `question` instead is put to a person.
 """
 
@@ -54,15 +57,24 @@ class Project(CodeRules, Commands):
         """Apply the criterion's rule from levels/: its detection, or its question."""
         if "question" in criterion:
             return self._answer(criterion)
-        rule = criterion["detect"]
+        return self._apply(criterion["id"], criterion["detect"])
+
+    def _apply(self, criterion_id: str, rule: dict[str, Any]) -> Finding:
+        """A rule's finding; `all_of` holds rules that must each hold, as drift *and* a schedule."""
+        if "all_of" in rule:
+            parts = [self._apply(criterion_id, part) for part in rule["all_of"]]
+            status = PASS if all(part.status == PASS for part in parts) else FAIL
+            shown = [part.evidence for part in parts if part.status == status]
+            return Finding(status, "; ".join(shown))
         finders: dict[str, Callable[[Any], str | None]] = {
             "files": self._find_file,
-            "dependencies": self._find_dependency,
+            "dependencies": self.find_imported_distribution,
             "imports": self.find_import,
-            "calls": self.find_call,
+            "code": self.find_code,
             "ci_runs": self.find_ci_run,
             "runs": self.find_run,
             "tasks": self.find_task,
+            "chained_tasks": self.find_chained_tasks,
             "text": self._find_text,
             "config": self._find_config,
             "tests": lambda _: self.find_asserting_test(),
@@ -74,7 +86,7 @@ class Project(CodeRules, Commands):
             if kind == "all":
                 continue
             if kind not in finders:
-                raise ValueError(f"{criterion['id']}: unknown detection kind {kind!r}")
+                raise ValueError(f"{criterion_id}: unknown detection kind {kind!r}")
             for item in items if isinstance(items, list) else [items]:
                 if evidence := finders[kind](item):
                     found.append(evidence)
@@ -103,9 +115,6 @@ class Project(CodeRules, Commands):
         more = f" (+{len(matches) - 1} more)" if len(matches) > 1 else ""
         return matches[0] + more
 
-    def _find_dependency(self, distribution: str) -> str | None:
-        return self.find_imported_distribution(distribution) or self.find_run(distribution)
-
     def _find_text(self, item: dict[str, str]) -> str | None:
         pattern = re.compile(item["pattern"])
         for path in self.glob(item["files"]):
@@ -127,15 +136,17 @@ class Project(CodeRules, Commands):
 def _describe(kind: str, items: list[Any]) -> str:
     """What was looked for and not found."""
     named = ", ".join(
-        str(item.get("call", item)) if isinstance(item, dict) else str(item) for item in items
+        " ".join(f"{k}={v}" for k, v in item.items()) if isinstance(item, dict) else str(item)
+        for item in items
     )
     described = {
         "dependencies": f"no code imports or runs {named}",
         "imports": f"no code imports {named}",
-        "calls": f"no code calls {named}",
+        "code": f"no code does {named}",
         "ci_runs": f"no CI step runs {named}",
         "runs": f"no command runs {named}",
         "tasks": f"no task runner has a task named {named}",
+        "chained_tasks": "no task or shell script runs Python steps in order",
         "tests": "no test function asserts anything",
         "package": "no importable package with an entry point or used modules",
     }

@@ -46,6 +46,8 @@ class Runners:
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
         self._tasks: dict[str, Tasks] = {}
+        # make and just: the tasks each task depends on, read with the tasks.
+        self.prerequisites: dict[str, list[str]] = {}
 
     def tasks(self, runner: str) -> Tasks:
         if runner not in self._tasks:
@@ -84,6 +86,9 @@ class Runners:
                         tasks.setdefault(name, []).append(Line(path, number, text))
                 elif match := header.match(text):
                     current = match.group(1).split()
+                    after = text[match.end() :].split("#")[0].split()
+                    for name in current:
+                        self.prerequisites[f"{path}:{name}"] = after
                 elif text.strip() and not text.startswith("#"):
                     current = []
         return tasks

@@ -37,6 +37,7 @@ SKIPPED_NAMES = {
     ".pytest_cache",
     ".ruff_cache",
     ".eggs",
+    ".devcontainer",  # an editor's development image, not the project's service
     # Installed, vendored or built copies of code, not the project's own.
     "site-packages",
     "vendor",
