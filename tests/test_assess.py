@@ -345,7 +345,7 @@ def test_config_key_is_read_and_a_dependency_counts_where_code_imports_it(tmp_pa
     found = {c["id"]: c for c in assess(capsys, project, "--no-input")["criteria"]}
 
     assert found["L3-registry"]["evidence"] == "dvc.yaml:4: promote:"
-    assert found["L3-serving"]["evidence"] == "serve/app.py:6: @app.get(\"/health\")"
+    assert found["L3-serving"]["evidence"] == 'serve/app.py:6: @app.get("/health")'
     assert found["L4-monitoring"]["evidence"] == (
         "jobs/drift.py:1: import evidently; .github/workflows/drift.yml:2: schedule:"
     )
