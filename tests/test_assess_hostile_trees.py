@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlops_levels.checks import run_check
+from mlops_levels.code import MAX_CODE_FILES
 from mlops_levels.detect import Project
 from mlops_levels.ladder import load_ladder
 from mlops_levels.tree import MAX_BYTES, MAX_DEPTH
@@ -206,3 +207,15 @@ def test_each_file_is_read_once_per_run(tmp_path):
 
     assert project.reads
     assert max(project.reads.values()) == 1
+
+
+def test_code_past_the_file_limit_is_named_not_read(tmp_path):
+    for number in range(MAX_CODE_FILES + 1):
+        (tmp_path / f"m{number:05}.py").write_text("import os\n")
+    project = Project(tmp_path, ask=lambda _criterion: None)
+
+    run_check(project, next(c for c in load_ladder()[0]["criteria"] if c["id"] == "L0-ml-code"))
+
+    assert project.warnings == {
+        f"m{MAX_CODE_FILES:05}.py": f"past {MAX_CODE_FILES:,} code files: not read"
+    }
