@@ -116,6 +116,24 @@ PASSES = {
     "mlproject": ("L2-pipeline", {"MLproject": "name: x\nentry_points: {}\n"}),
     "pipeline task": ("L2-pipeline", {"Makefile": "pipeline:\n\tpython -m x.prepare\n"}),
     "pandera": ("L2-data-validation", {"schema.py": "import pandera.pandas as pa\n"}),
+    "pydantic rows": (
+        "L2-data-validation",
+        {
+            "load.py": "import pandas as pd\nfrom pydantic import BaseModel\n\n"
+            "rows = [Row.model_validate(r) for r in pd.read_csv('x').to_dict('records')]\n"
+        },
+    ),
+    "vertex pipeline": (
+        "L2-pipeline",
+        {
+            "run.py": "from google.cloud import aiplatform\n\n"
+            "aiplatform.PipelineJob(display_name='t')\n"
+        },
+    ),
+    "argo workflow": (
+        "L2-pipeline",
+        {"argo/train.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n"},
+    ),
     "great expectations": ("L2-data-validation", {"v.py": "import great_expectations as gx\n"}),
     "deepchecks": ("L2-data-validation", {"v.py": "from deepchecks.tabular import Dataset\n"}),
     "assert": ("L2-tests", {"tests/test_x.py": "def test_one():\n    assert 1 + 1 == 2\n"}),
@@ -300,6 +318,13 @@ FAILS = {
         {"log.py": "from sqlalchemy import insert\n\ninsert(log).values(x=x)\n"},
     ),
     "drift checked by hand only": ("L4-monitoring", {"drift.py": "from evidently import Report\n"}),
+    "pydantic settings only": (
+        "L2-data-validation",
+        {
+            "settings.py": "from pydantic import BaseModel\n\n"
+            "class Settings(BaseModel):\n    lr: float\n"
+        },
+    ),
     "fastapi without health": ("L3-serving", {"app.py": "from fastapi import FastAPI\n"}),
     "package without training": (
         "L1-package",

@@ -191,8 +191,9 @@ def in_tests(path: str) -> bool:
 
 
 def is_test_file(path: str) -> bool:
+    # pytest's test_*.py and *_test.py, unittest's test*.py, Django's tests.py.
     name = path.rsplit("/", 1)[-1]
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+    return name.endswith(".py") and (name.startswith("test") or name.endswith("_test.py"))
 
 
 def _asserts(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
