@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_levels.checks import run_check
+from mlops_levels.checks import build_checks, run_check
 from mlops_levels.detect import Project
 from mlops_levels.ladder import gates
 from tests.helpers import LADDER
@@ -389,3 +389,12 @@ def test_code_that_does_not_parse_is_a_warning(tmp_path):
 
 def test_the_layout_criterion_is_advisory_and_every_other_one_gates():
     assert [c["id"] for c in CRITERIA.values() if not gates(c)] == ["L0-layout"]
+
+
+def test_a_code_rule_whose_call_is_not_a_list_of_names_is_refused():
+    ladder = [
+        {"level": 0, "criteria": [{"id": "X", "hint": "h", "detect": {"code": [{"call": "a.*"}]}}]}
+    ]
+
+    with pytest.raises(ValueError, match="a call is names separated by"):
+        build_checks(ladder)
