@@ -219,3 +219,27 @@ def test_code_past_the_file_limit_is_named_not_read(tmp_path):
     assert project.warnings == {
         f"m{MAX_CODE_FILES:05}.py": f"past {MAX_CODE_FILES:,} code files: not read"
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("notebooks/deep.ipynb", "[" * 100_000 + "]" * 100_000),
+        ("package.json", '{"scripts": {"test": ' + "[" * 900 + "]" * 900 + "}}"),
+        (".gitlab-ci.yml", "test:\n  script: " + "[" * 900 + "]" * 900 + "\n"),
+        (
+            "tests/test_deep.py",
+            "def test_deep():\n    assert " + "(" * 5000 + "1" + ")" * 5000 + "\n",
+        ),
+    ],
+    ids=["notebook", "package.json", "gitlab-ci", "python"],
+)
+def test_code_and_tasks_nested_too_deeply_are_no_crash(tmp_path, name, text):
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_text(text)
+    (tmp_path / ".github/workflows").mkdir(parents=True)
+    (tmp_path / ".github/workflows/ci.yml").write_text(
+        "jobs:\n  t:\n    steps:\n      - run: npm test\n"
+    )
+
+    assess(tmp_path)

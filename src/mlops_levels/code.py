@@ -110,7 +110,7 @@ def sources(path: str, text: str) -> list[tuple[int | None, str]]:
         return [(None, text)]
     try:
         cells = json.loads(text).get("cells", []) if text else []
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return []
     code = []
     for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):

@@ -129,7 +129,7 @@ def _strings_under(data: Any, keys: set[str], depth: int = 0) -> Iterator[str]:
     if isinstance(data, dict):
         for key, value in data.items():
             if key in keys and not isinstance(value, dict):
-                yield from _flatten(value)
+                yield from _flatten(value, depth)
             else:
                 yield from _strings_under(value, keys, depth + 1)
     elif isinstance(data, list):
@@ -137,12 +137,12 @@ def _strings_under(data: Any, keys: set[str], depth: int = 0) -> Iterator[str]:
             yield from _strings_under(item, keys, depth + 1)
 
 
-def _flatten(items: Any) -> Iterator[str]:
+def _flatten(items: Any, depth: int) -> Iterator[str]:
     if isinstance(items, str):
         yield items
-    elif isinstance(items, list):
+    elif isinstance(items, list) and depth <= 32:
         for item in items:
-            yield from _flatten(item)
+            yield from _flatten(item, depth + 1)
 
 
 def _word(word: str) -> re.Pattern[str]:

@@ -141,13 +141,16 @@ def _dig(data: Any, keys: tuple[str, ...]) -> Any:
     return data
 
 
-def _commands(value: Any) -> Iterator[str]:
-    """The shell commands of a task: a string, a list of them, or a table's cmd/shell/run."""
+def _commands(value: Any, depth: int = 0) -> Iterator[str]:
+    """The shell commands of a task: a string, a list of them, or a table's cmd/shell/run
+    (to a depth: a file nested a thousand deep must not exhaust the stack)."""
     if isinstance(value, str):
         yield value
+    elif depth > 8:
+        return
     elif isinstance(value, list):
         for item in value:
-            yield from _commands(item)
+            yield from _commands(item, depth + 1)
     elif isinstance(value, dict):
         for key in ("cmd", "shell", "run", "script", "composite", "sequence", "depends"):
-            yield from _commands(value.get(key))
+            yield from _commands(value.get(key), depth + 1)
