@@ -114,6 +114,14 @@ PASSES = {
     ),
     "airflow": ("L2-pipeline", {"dags/train.py": "from airflow import DAG\n"}),
     "mlproject": ("L2-pipeline", {"MLproject": "name: x\nentry_points: {}\n"}),
+    "make chain": (
+        "L2-pipeline",
+        {"Makefile": "data:\n\tpython src/make_dataset.py\n\ntrain: data\n\tpython src/train.py\n"},
+    ),
+    "shell job": (
+        "L2-pipeline",
+        {"jobs/run.sh": "set -e\npython prepare.py\npython train.py --epochs 3\n"},
+    ),
     "pipeline task": ("L2-pipeline", {"Makefile": "pipeline:\n\tpython -m x.prepare\n"}),
     "pandera": ("L2-data-validation", {"schema.py": "import pandera.pandas as pa\n"}),
     "pydantic rows": (
@@ -296,6 +304,13 @@ FAILS = {
     ),
     "empty test file": ("L2-tests", {"tests/test_x.py": ""}),
     "assert false only": ("L2-tests", {"tests/test_x.py": "def test_todo():\n    assert False\n"}),
+    "install before test": (
+        "L2-pipeline",
+        {
+            "Makefile": "install:\n\tpython -m pip install -e .\n\n"
+            "test: install\n\tpython -m pytest\n"
+        },
+    ),
     "ci installs only": ("L2-ci", workflow("pip install pytest")),
     "tox deps only": (
         "L2-ci",

@@ -63,7 +63,9 @@ class CodeRules(Tree):
             if text and (found := self.locate(path, text)) == path:
                 continue
             if call is None:
-                return str(found) if text else str(facts.imports[0][1])
+                if text:
+                    return str(found)
+                return next(str(use) for i, use in facts.imports if imports_module(i, modules[0]))
             # Parse only a file whose text calls the name: parsing every file of a library is slow.
             if not any(literal in self.text(path) for literal in call_literals(call.pattern)):
                 continue

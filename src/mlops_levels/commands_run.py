@@ -36,8 +36,29 @@ PREFIX = (
     r"(?:(?:uv|poetry|pipenv|pdm|hatch|conda)\s+run\s+(?:--?[\w-]+(?:[= ]\S+)?\s+)*)?"
     r"(?:python3?\s+-m\s+)?"
 )
-# A shell line that runs a Python step: a script or a module.
-PYTHON_STEP = re.compile(r"^\s*python3?\s+(?:-m\s+)?([\w./-]+)")
+# A shell line that runs a Python step: a script or a module, not a tool such as pip or pytest.
+PYTHON_STEP = re.compile(r"(?:^|\s)(?:python3?|\$\(PYTHON\w*\))\s+(?:-m\s+)?([\w./-]+)")
+TOOLS = {
+    "pip",
+    "pytest",
+    "ruff",
+    "black",
+    "mypy",
+    "flake8",
+    "isort",
+    "pylint",
+    "build",
+    "twine",
+    "venv",
+    "pre_commit",
+    "coverage",
+    "tox",
+    "nox",
+    "unittest",
+    "uv",
+    "pipx",
+    "setup.py",
+}
 DOCKER_COMMAND = re.compile(r"^\s*(RUN|CMD|ENTRYPOINT)\b", re.IGNORECASE)
 
 
@@ -79,18 +100,17 @@ class Commands(Tree):
 
     def find_chained_tasks(self, _: object) -> str | None:
         """Steps that run in order from one command: a make or just target that depends on
-        another, both running Python, or a shell script that runs two Python steps."""
-        python = re.compile(r"\bpython3?\b|\$\(PYTHON\w*\)")
+        another, both running a Python step, or a shell script that runs two of them."""
         for runner in ("make", "just"):
             tasks = self.runners.tasks(runner)
             for name, lines in tasks.items():
                 before = self.runners.prerequisites.get(f"{lines[0].path}:{name}", [])
-                runs = [line for line in lines if python.search(line.text)]
-                if runs and any(python.search(t.text) for p in before for t in tasks.get(p, [])):
+                runs = [line for line in lines if _step(line.text)]
+                if runs and any(_step(t.text) for p in before for t in tasks.get(p, [])):
                     return f"{runs[0]} (`{runner} {name}` runs after {', '.join(before)})"
         for path in self.glob("**/*.sh"):
-            steps = [(n, t) for n, t in enumerate(self.lines(path), 1) if PYTHON_STEP.search(t)]
-            if len({PYTHON_STEP.search(t).group(1) for _, t in steps}) >= 2:  # type: ignore[union-attr]
+            steps = [(n, t) for n, t in enumerate(self.lines(path), 1) if _step(t)]
+            if len({_step(text) for _, text in steps}) >= 2:
                 number, text = steps[0]
                 return f"{Line(path, number, text)} (+{len(steps) - 1} more steps)"
         return None
@@ -143,6 +163,12 @@ def _flatten(items: Any, depth: int) -> Iterator[str]:
     elif isinstance(items, list) and depth <= 32:
         for item in items:
             yield from _flatten(item, depth + 1)
+
+
+def _step(line: str) -> str | None:
+    """The script or module a line runs as a Python step, if it runs one."""
+    match = PYTHON_STEP.search(line)
+    return match.group(1) if match and match.group(1) not in TOOLS else None
 
 
 def _word(word: str) -> re.Pattern[str]:
