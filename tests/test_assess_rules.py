@@ -188,6 +188,17 @@ PASSES = {
         "L2-ci",
         {**workflow("npm test"), "package.json": '{"scripts": {"test": "pytest -q"}}'},
     ),
+    "taskipy": (
+        "L2-ci",
+        {
+            **workflow("poetry run task test"),
+            "pyproject.toml": "[tool.taskipy.tasks]\ntest = 'pytest -q'\n",
+        },
+    ),
+    "go-task": (
+        "L2-ci",
+        {**workflow("task test"), "Taskfile.yml": "tasks:\n  test:\n    cmds:\n      - pytest\n"},
+    ),
     "tox through make": (
         "L2-ci",
         {

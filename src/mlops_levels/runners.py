@@ -1,8 +1,8 @@
 """Task runners: what a CI step such as `mise run test` or `make test` ends up running.
 
 Each runner's file is read into tasks, a name and the shell lines it runs: make,
-just, mise, poe, hatch and pdm scripts, npm scripts, and tox, nox and invoke
-(whose sessions are code, so every command in the file counts).
+just, mise, poe, hatch and pdm scripts, npm scripts, taskipy and go-task, and tox,
+nox and invoke (whose sessions are code, so every command in the file counts).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ CALLS = {
     "mise": re.compile(r"\bmise\s+(?:run\s+|r\s+)?([\w:.-]+)"),
     "poe": re.compile(r"\bpoe\s+([\w:.-]+)"),
     "hatch": re.compile(r"\bhatch\s+run\s+(?:[\w.-]+:)?([\w.-]+)"),
-    "pdm": re.compile(r"\bpdm\s+run\s+([\w:.-]+)"),
+    "pdm": re.compile(r"\bpdm\s+(?:run\s+)?([\w:.-]+)"),
+    "task": re.compile(r"\btask\s+([\w:.-]+)"),
     "npm": re.compile(r"\b(?:npm|pnpm|yarn)\s+(?:run\s+|run-script\s+)?([\w:.-]+)"),
     "tox": re.compile(r"\btox\b()"),
     "nox": re.compile(r"\bnox\b()"),
@@ -59,6 +60,11 @@ class Runners:
                 "hatch": self._hatch,
                 "pdm": lambda: self._toml_tasks("pyproject.toml", ("tool", "pdm", "scripts")),
                 "npm": lambda: self._toml_tasks("package.json", ("scripts",)),
+                # taskipy's `task test`, or go-task's Taskfile.yml.
+                "task": lambda: (
+                    self._toml_tasks("pyproject.toml", ("tool", "taskipy", "tasks"))
+                    | self._toml_tasks("Taskfile.yml", ("tasks",))
+                ),
             }
             self._tasks[runner] = readers.get(runner, lambda: self._whole_file(runner))()
         return self._tasks[runner]
@@ -152,5 +158,5 @@ def _commands(value: Any, depth: int = 0) -> Iterator[str]:
         for item in value:
             yield from _commands(item, depth + 1)
     elif isinstance(value, dict):
-        for key in ("cmd", "shell", "run", "script", "composite", "sequence", "depends"):
+        for key in ("cmd", "cmds", "shell", "run", "script", "composite", "sequence", "depends"):
             yield from _commands(value.get(key), depth + 1)
