@@ -12,6 +12,7 @@ import pytest
 from mlops_levels.checks import build_checks, run_check
 from mlops_levels.detect import Project
 from mlops_levels.ladder import gates
+from mlops_levels.tree import MAX_BYTES
 from tests.helpers import LADDER
 
 CRITERIA = {criterion["id"]: criterion for level in LADDER for criterion in level["criteria"]}
@@ -424,3 +425,15 @@ def test_a_code_rule_whose_call_is_not_a_list_of_names_is_refused():
 
     with pytest.raises(ValueError, match="a call is names separated by"):
         build_checks(ladder)
+
+
+def test_a_notebook_cut_at_the_size_limit_still_shows_its_imports(tmp_path):
+    cells = [
+        {"cell_type": "code", "source": ["import pandera.pandas as pa\n", "x = 1"], "outputs": []},
+        {"cell_type": "code", "source": ["plot()"], "outputs": [{"data": "A" * MAX_BYTES}]},
+    ]
+    files = {"big.ipynb": json.dumps({"cells": cells, "nbformat": 4}, indent=1)}
+
+    status, evidence = judge(tmp_path, "L2-data-validation", files)
+
+    assert (status, evidence) == ("pass", "big.ipynb:6: import pandera.pandas as pa")

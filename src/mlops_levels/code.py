@@ -22,6 +22,8 @@ GATE_CALL = re.compile(r"^(Condition\w*|If|Elif|dsl_condition)$")
 # Lines IPython runs that Python does not parse: magics and shell escapes.
 MAGIC = re.compile(r"^\s*[%!]")
 # Import lines, absolute ones only: a relative import names the project's own modules.
+# A line of a notebook's JSON that holds a line of source: `    "import x\n",`.
+JSON_SOURCE = re.compile(r'^\s*"(.*?)(?:\\n)?",?$')
 # `if __name__ == "__main__":` is found in the same search, as the group `guard`.
 IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+(?P<source>[A-Za-z_][\w.]*)[ \t]+import[ \t]+(?P<names>.*)"
@@ -89,7 +91,12 @@ def read_code(tree: Tree) -> dict[str, Facts]:
     code: dict[str, Facts] = {}
     for path in paths[:MAX_CODE_FILES]:
         facts = Facts(path, sources(path, tree.text(path)))
-        for cell, text in facts.pieces:
+        pieces = facts.pieces
+        if path.endswith(".ipynb") and not pieces and tree.text(path):
+            # A notebook cut at the size limit (its outputs are large) is no JSON: its source
+            # lines, JSON strings, still show its imports, at their lines in the file.
+            pieces = [(None, "\n".join(_json_line(line) for line in tree.lines(path)))]
+        for cell, text in pieces:
             # One search over the text, not a match per line: libraries have millions of lines.
             number, counted = 1, 0
             for match in IMPORT.finditer(text):
@@ -119,6 +126,12 @@ def sources(path: str, text: str) -> list[tuple[int | None, str]]:
             text = "".join(source) if isinstance(source, list) else str(source)
             code.append((number, "\n".join("" if MAGIC.match(t) else t for t in text.split("\n"))))
     return code
+
+
+def _json_line(line: str) -> str:
+    """A notebook's raw line `    "import x\\n",` as the code it holds, or nothing."""
+    match = JSON_SOURCE.match(line)
+    return match.group(1).replace('\\"', '"') if match else ""
 
 
 def _modules(match: re.Match[str]) -> list[str]:
