@@ -338,7 +338,8 @@ def test_config_key_is_read_and_a_dependency_counts_where_code_imports_it(tmp_pa
             '@app.get("/health")\ndef health():\n    return {}\n',
             "environment.yml": "dependencies:\n  - python=3.11\n  - pip:\n    - evidently>=0.4\n",
             "jobs/drift.py": "import evidently\n",
-            ".github/workflows/drift.yml": "on:\n  schedule:\n    - cron: '0 6 * * *'\n",
+            ".github/workflows/drift.yml": "name: drift\non:\n  schedule:\n"
+            "    - cron: '0 6 * * *'\n",
         },
     )
 
@@ -347,7 +348,7 @@ def test_config_key_is_read_and_a_dependency_counts_where_code_imports_it(tmp_pa
     assert found["L3-registry"]["evidence"] == "dvc.yaml:4: promote:"
     assert found["L3-serving"]["evidence"] == 'serve/app.py:6: @app.get("/health")'
     assert found["L4-monitoring"]["evidence"] == (
-        "jobs/drift.py:1: import evidently; .github/workflows/drift.yml:2: schedule:"
+        "jobs/drift.py:1: import evidently; .github/workflows/drift.yml:3: schedule:"
     )
     # Pinned but never imported, as a transitive dependency is: no prediction logging.
     assert found["L4-prediction-logging"]["status"] == "fail"

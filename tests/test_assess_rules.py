@@ -43,7 +43,9 @@ def workflow(command: str) -> dict[str, str]:
     }
 
 
-SCHEDULED = {".github/workflows/drift.yml": "on:\n  schedule:\n    - cron: '0 6 * * *'\n"}
+SCHEDULED = {
+    ".github/workflows/drift.yml": "name: drift\non:\n  schedule:\n    - cron: '0 6 * * *'\n"
+}
 
 PASSES = {
     # Level 0: ML code, and dependencies declared anywhere.
@@ -286,7 +288,7 @@ PASSES = {
         "L4-monitoring",
         {
             "drift.py": "from alibi_detect.cd import KSDrift\n",
-            "k8s/drift.yaml": "apiVersion: batch/v1\nkind: CronJob\n",
+            "k8s/drift.yaml": "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: drift}\n",
         },
     ),
     "model monitor schedule": (
@@ -345,6 +347,14 @@ FAILS = {
         {"log.py": "from sqlalchemy import insert\n\ninsert(log).values(x=x)\n"},
     ),
     "drift checked by hand only": ("L4-monitoring", {"drift.py": "from evidently import Report\n"}),
+    "drift and an unrelated schedule": (
+        "L4-monitoring",
+        {
+            "drift.py": "from evidently import Report\n",
+            ".github/workflows/nightly.yml": "name: build\non:\n  schedule:\n"
+            "    - cron: '0 6 * * *'\n",
+        },
+    ),
     "pydantic settings only": (
         "L2-data-validation",
         {

@@ -13,7 +13,8 @@ A criterion's `detect` rule lists alternatives, of these kinds:
 - `tasks`: a regex that a task runner's task name matches (a `pipeline` target);
   `chained_tasks: true`: make or just targets that run Python after one another, or a
   shell script of two Python steps;
-- `text`: a regex in files matching a glob (a Kubernetes manifest's `kind:`);
+- `text`: a regex in files matching a glob (a Kubernetes manifest's `kind:`), in a file
+  that also holds the regex `with`;
 - `config`: a dotted key in a YAML, TOML or JSON file;
 - `tests: true`: a test function that asserts something; `package: true`: importable code
   with an entry point or used modules.
@@ -116,9 +117,11 @@ class Project(CodeRules, Commands):
         return matches[0] + more
 
     def _find_text(self, item: dict[str, str]) -> str | None:
+        """A line matching `pattern` in a file matching `files` (that also holds `with`)."""
         pattern = re.compile(item["pattern"])
+        also = re.compile(item.get("with", ""))
         for path in self.glob(item["files"]):
-            if (found := self.locate(path, pattern)) != path:
+            if (found := self.locate(path, pattern)) != path and also.search(self.text(path)):
                 return str(found)
         return None
 
