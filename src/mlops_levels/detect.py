@@ -143,7 +143,7 @@ def _describe(kind: str, items: list[Any]) -> str:
         for item in items
     )
     described = {
-        "dependencies": f"no code imports or runs {named}",
+        "dependencies": f"no code imports {named}",
         "imports": f"no code imports {named}",
         "code": f"no code does {named}",
         "ci_runs": f"no CI step runs {named}",
