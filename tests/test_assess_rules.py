@@ -291,6 +291,13 @@ PASSES = {
             "k8s/drift.yaml": "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: drift}\n",
         },
     ),
+    "gitlab scheduled job": (
+        "L4-monitoring",
+        {
+            "drift.py": "from evidently import Report\n",
+            ".gitlab-ci.yml": "monitor:\n  rules:\n    - if: $CI_PIPELINE_SOURCE == 'schedule'\n",
+        },
+    ),
     "model monitor schedule": (
         "L4-monitoring",
         {
