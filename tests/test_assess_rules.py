@@ -11,6 +11,7 @@ import pytest
 
 from mlops_levels.checks import build_checks, run_check
 from mlops_levels.detect import Project
+from mlops_levels.imports import import_names
 from mlops_levels.ladder import gates
 from mlops_levels.tree import MAX_BYTES
 from tests.helpers import LADDER
@@ -454,3 +455,16 @@ def test_a_notebook_cut_at_the_size_limit_still_shows_its_imports(tmp_path):
     status, evidence = judge(tmp_path, "L2-data-validation", files)
 
     assert (status, evidence) == ("pass", "big.ipynb:6: import pandera.pandas as pa")
+
+
+@pytest.mark.parametrize(
+    ("distribution", "module"),
+    [
+        ("scikit-learn", "sklearn"),
+        ("PyYAML", "yaml"),
+        ("Great_Expectations", "great_expectations"),
+        ("alibi-detect", "alibi_detect"),
+    ],
+)
+def test_a_distribution_is_found_by_the_module_it_is_imported_as(distribution, module):
+    assert module in import_names(distribution)

@@ -9,19 +9,8 @@ IMPORT_NAMES = {
     "scikit-learn": ("sklearn",),
     "pyyaml": ("yaml",),
     "great-expectations": ("great_expectations", "great_expectations_cloud"),
-    "tensorflow-data-validation": ("tensorflow_data_validation",),
-    "mlflow-skinny": ("mlflow",),
-    "comet-ml": ("comet_ml",),
-    "neptune-client": ("neptune",),
-    "alibi-detect": ("alibi_detect",),
     "opencv-python": ("cv2",),
     "pillow": ("PIL",),
-    "beautifulsoup4": ("bs4",),
-    "python-dotenv": ("dotenv",),
-    "google-cloud-aiplatform": ("google.cloud.aiplatform", "vertexai"),
-    "apache-airflow": ("airflow",),
-    "hydra-core": ("hydra",),
-    "torchserve": ("ts",),
 }
 
 
