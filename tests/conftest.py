@@ -108,7 +108,9 @@ TIERS = {
     "upgrade": ["test_upgrade", "test_upgrade_across_releases"],
     "cli": [
         "test_assess",
+        "test_assess_corpus",
         "test_assess_hostile_trees",
+        "test_assess_rules",
         "test_cli",
         "test_diff",
         "test_hostile_files",

@@ -10,10 +10,15 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from mlops_levels.checks import run_check
+from mlops_levels.code import MAX_CODE_FILES
+from mlops_levels.detect import Project
+from mlops_levels.ladder import load_ladder
 from mlops_levels.tree import MAX_BYTES, MAX_DEPTH
 
 # Ten lines of aliases, each level nine times the one before: 9**8 values once expanded.
@@ -129,8 +134,8 @@ def test_a_huge_requirements_file_is_read_only_up_to_the_limit(tmp_path):
             "why": f"larger than {MAX_BYTES >> 20} MiB: only its start was read",
         }
     ]
-    tracking = next(c for c in report["criteria"] if c["id"] == "L1-tracking")
-    assert tracking["evidence"].startswith("requirements.txt:1: mlflow==3.1")
+    dependencies = next(c for c in report["criteria"] if c["id"] == "L0-dependencies")
+    assert dependencies["evidence"] == "requirements.txt"
 
 
 @pytest.mark.parametrize(
@@ -156,3 +161,85 @@ def test_a_dangling_symlink_is_not_evidence(tmp_path):
 
     pipeline = next(c for c in json.loads(out)["criteria"] if c["id"] == "L2-pipeline")
     assert pipeline["status"] == "fail"
+
+
+def test_binary_junk_under_known_names_is_not_evidence(tmp_path):
+    for name in ("Dockerfile", "notebooks/explore.ipynb", "tests/test_model.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"\x7fELF\x02\x01\x00\x00" * 64)
+
+    out, _ = assess(tmp_path, "--json")
+
+    report = json.loads(out)
+    found = {c["id"]: c["status"] for c in report["criteria"]}
+    assert [found[i] for i in ("L3-container", "L0-ml-code", "L2-tests")] == ["fail"] * 3
+    assert {w["path"]: w["why"] for w in report["warnings"]}["Dockerfile"] == "not UTF-8 text"
+
+
+class CountingProject(Project):
+    """A project that counts how often each file is read from disk."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root, ask=lambda _criterion: None)
+        self.reads: Counter[str] = Counter()
+
+    def _read_text(self, path: str) -> str:
+        self.reads[path] += 1
+        return super()._read_text(path)
+
+
+def test_each_file_is_read_once_per_run(tmp_path):
+    files = {
+        "pyproject.toml": "[project.scripts]\nx = 'x:main'\n[tool.poe.tasks]\ntest = 'pytest'\n",
+        "Makefile": "test:\n\tpytest\n",
+        "x/__init__.py": "import mlflow\n",
+        "tests/test_x.py": "def test_x():\n    assert 1\n",
+        ".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - run: make test\n",
+        "dvc.yaml": "stages:\n  train:\n    cmd: python -m x\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    project = CountingProject(tmp_path)
+
+    for criterion in (c for level in load_ladder() for c in level["criteria"]):
+        run_check(project, criterion)
+
+    assert project.reads
+    assert max(project.reads.values()) == 1
+
+
+def test_code_past_the_file_limit_is_named_not_read(tmp_path):
+    for number in range(MAX_CODE_FILES + 1):
+        (tmp_path / f"m{number:05}.py").write_text("import os\n")
+    project = Project(tmp_path, ask=lambda _criterion: None)
+
+    run_check(project, next(c for c in load_ladder()[0]["criteria"] if c["id"] == "L0-ml-code"))
+
+    assert project.warnings == {
+        f"m{MAX_CODE_FILES:05}.py": f"past {MAX_CODE_FILES:,} code files: not read"
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("notebooks/deep.ipynb", "[" * 100_000 + "]" * 100_000),
+        ("package.json", '{"scripts": {"test": ' + "[" * 900 + "]" * 900 + "}}"),
+        (".gitlab-ci.yml", "test:\n  script: " + "[" * 900 + "]" * 900 + "\n"),
+        (
+            "tests/test_deep.py",
+            "def test_deep():\n    assert " + "(" * 5000 + "1" + ")" * 5000 + "\n",
+        ),
+    ],
+    ids=["notebook", "package.json", "gitlab-ci", "python"],
+)
+def test_code_and_tasks_nested_too_deeply_are_no_crash(tmp_path, name, text):
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_text(text)
+    (tmp_path / ".github/workflows").mkdir(parents=True)
+    (tmp_path / ".github/workflows/ci.yml").write_text(
+        "jobs:\n  t:\n    steps:\n      - run: npm test\n"
+    )
+
+    assess(tmp_path)

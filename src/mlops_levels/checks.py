@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
+from mlops_levels.code_rules import call_literals
 from mlops_levels.detect import Criterion, Finding, Project
 from mlops_levels.ladder import Level, load_ladder
 
@@ -43,8 +44,19 @@ def build_checks(ladder: Iterable[Level]) -> dict[str, Check]:
                     f"levels/level-{level['level']}.yml: criterion {criterion_id} needs a "
                     "hint: what to do when it does not hold"
                 )
+            for item in _code_rules(criterion.get("detect", {})):
+                if "call" in item:
+                    call_literals(item["call"])  # refuses a call that is not names
             checks[criterion_id] = Check(criterion_id, hint, criterion)
     return checks
+
+
+def _code_rules(rule: dict) -> list[dict]:
+    """The `code` items of a rule, and of the rules its `all_of` holds."""
+    items = list(rule.get("code", []))
+    for part in rule.get("all_of", []):
+        items += _code_rules(part)
+    return items
 
 
 @cache

@@ -1,35 +1,42 @@
-"""Evaluate the entry criteria of levels/ against a folder: its files, dependencies, CI and config.
+"""Evaluate the entry criteria of levels/ against a folder: what it holds, imports and runs.
 
-A criterion's `detect` rule lists alternatives of four kinds: `files` (globs
-relative to the folder; a trailing `/` means a folder), `dependencies` (names
-declared in pyproject.toml, requirements files, environment.yml or Pipfile),
-`ci_runs` (words a CI step runs) and `config` (a dotted key in a YAML, TOML or
-JSON file). One alternative found is enough, or every one with `all: true`.
-A criterion with a `question` instead is put to a person.
+A criterion's `detect` rule lists alternatives, of these kinds:
+- `files`: globs relative to the folder (`**/` spans any depth, a trailing `/` means a
+  folder); a file must be readable text, so binary junk under a known name is no evidence;
+- `dependencies`: distributions the code imports (sklearn is scikit-learn); declared but
+  never imported, as a pinned transitive dependency is, does not count;
+- `imports`: dotted modules the code imports, such as sagemaker.workflow.pipeline;
+- `code`: in a file importing `module`, a call whose name matches `call` (`gated`: behind
+  a comparison or a pipeline's condition step), or a line matching `text`;
+- `ci_runs`: words a CI step runs, directly or through a task runner; `runs`: words any
+  command runs (CI, runner tasks, Dockerfiles, DVC stages, MLproject, shell scripts);
+- `tasks`: a regex that a task runner's task name matches (a `pipeline` target);
+  `chained_tasks: true`: make or just targets that run Python after one another, or a
+  shell script of two Python steps;
+- `text`: a regex in files matching a glob (a Kubernetes manifest's `kind:`), in a file
+  that also holds the regex `with`;
+- `config`: a dotted key in a YAML, TOML or JSON file;
+- `tests: true`: a test function that asserts something; `package: true`: importable code
+  with an entry point or used modules.
+One alternative found is enough, or every one with `all: true`; `all_of` lists rules
+that must each hold. A criterion with a
+`question` instead is put to a person.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_levels.tree import Line, Tree
+from mlops_levels.code_rules import CodeRules
+from mlops_levels.commands_run import Commands
 
 Criterion = dict[str, Any]
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
-
-# Where dependencies are declared, relative to the folder.
-REQUIREMENTS_GLOBS = ("requirements*.txt", "requirements/*.txt")
-CONDA_FILES = ("environment.yml", "environment.yaml")
-
-# Lines of a shell step, split into commands; an install command names a tool, not runs it.
-SHELL_SEPARATOR = re.compile(r"&&|\|\||[;|]")
-INSTALL = re.compile(r"\b(install|add|sync)\b")
-MAKE = re.compile(r"\bmake\s+((?:[\w.-]+\s*)+)")
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class Finding:
     evidence: str
 
 
-class Project(Tree):
+class Project(CodeRules, Commands):
     """A folder being assessed, and a way to ask a person what no file can show."""
 
     def __init__(self, root: Path, ask: Callable[[Criterion], bool | None]) -> None:
@@ -51,12 +58,28 @@ class Project(Tree):
         """Apply the criterion's rule from levels/: its detection, or its question."""
         if "question" in criterion:
             return self._answer(criterion)
-        rule = criterion["detect"]
+        return self._apply(criterion["id"], criterion["detect"])
+
+    def _apply(self, criterion_id: str, rule: dict[str, Any]) -> Finding:
+        """A rule's finding; `all_of` holds rules that must each hold, as drift *and* a schedule."""
+        if "all_of" in rule:
+            parts = [self._apply(criterion_id, part) for part in rule["all_of"]]
+            status = PASS if all(part.status == PASS for part in parts) else FAIL
+            shown = [part.evidence for part in parts if part.status == status]
+            return Finding(status, "; ".join(shown))
         finders: dict[str, Callable[[Any], str | None]] = {
             "files": self._find_file,
-            "dependencies": self._find_dependency,
-            "ci_runs": self._find_ci_run,
+            "dependencies": self.find_imported_distribution,
+            "imports": self.find_import,
+            "code": self.find_code,
+            "ci_runs": self.find_ci_run,
+            "runs": self.find_run,
+            "tasks": self.find_task,
+            "chained_tasks": self.find_chained_tasks,
+            "text": self._find_text,
             "config": self._find_config,
+            "tests": lambda _: self.find_asserting_test(),
+            "package": lambda _: self.find_package(),
         }
         found: list[str] = []
         missing: dict[str, list[Any]] = {}
@@ -64,13 +87,16 @@ class Project(Tree):
             if kind == "all":
                 continue
             if kind not in finders:
-                raise ValueError(f"{criterion['id']}: unknown detection kind {kind!r}")
-            for item in items:
+                raise ValueError(f"{criterion_id}: unknown detection kind {kind!r}")
+            for item in items if isinstance(items, list) else [items]:
                 if evidence := finders[kind](item):
                     found.append(evidence)
+                    if not rule.get("all"):
+                        # One alternative is enough: the rest need not be read.
+                        return Finding(PASS, evidence)
                 else:
                     missing.setdefault(kind, []).append(item)
-        if not missing or (found and not rule.get("all")):
+        if not missing:
             # Two globs can find the same file: say it once.
             return Finding(PASS, "; ".join(dict.fromkeys(found)))
         return Finding(FAIL, "; ".join(_describe(kind, items) for kind, items in missing.items()))
@@ -81,147 +107,54 @@ class Project(Tree):
             return Finding(UNKNOWN, f"no file can show it; not answered: {criterion['question']}")
         return Finding(PASS if answer else FAIL, f"answered {'yes' if answer else 'no'}")
 
-    # --- The four kinds of detection -----------------------------------------------
-
     def _find_file(self, pattern: str) -> str | None:
         matches = self.glob(pattern)
+        if not pattern.endswith("/"):
+            matches = [path for path in matches if self.is_text(path)]
         if not matches:
             return None
         more = f" (+{len(matches) - 1} more)" if len(matches) > 1 else ""
         return matches[0] + more
 
-    def _find_dependency(self, name: str) -> str | None:
-        wanted = _normalise(name)
-        for path, spec in self._dependencies():
-            if _normalise(_requirement_name(spec)) == wanted:
-                return str(self._locate(path, re.compile(re.escape(spec))))
+    def _find_text(self, item: dict[str, str]) -> str | None:
+        """A line matching `pattern` in a file matching `files` (that also holds `with`)."""
+        pattern = re.compile(item["pattern"])
+        also = re.compile(item.get("with", ""))
+        for path in self.glob(item["files"]):
+            if (found := self.locate(path, pattern)) != path and also.search(self.text(path)):
+                return str(found)
         return None
-
-    def _dependencies(self) -> Iterator[tuple[str, str]]:
-        """Each declared requirement, as (file, requirement text as written)."""
-        for spec in _pyproject_requirements(_table(self._load("pyproject.toml"))):
-            yield "pyproject.toml", spec
-        pipfile = _table(self._load("Pipfile"))
-        for section in ("packages", "dev-packages"):
-            for spec in _table(pipfile.get(section)):
-                yield "Pipfile", spec
-        for pattern in REQUIREMENTS_GLOBS:
-            for path in self.glob(pattern):
-                for text in self._lines(path):
-                    spec = text.split("#")[0].strip()
-                    if spec and not spec.startswith("-"):
-                        yield path, spec
-        for path in CONDA_FILES:
-            for spec in _flatten(_table(self._load(path)).get("dependencies")):
-                yield path, spec.split("::")[-1]
-
-    def _find_ci_run(self, word: str) -> str | None:
-        runs = re.compile(rf"(?<![\w.-]){re.escape(word)}(?![\w-])")
-        for path, command in self._ci_commands():
-            if _runs(command, runs):
-                return str(self._locate(path, re.compile(re.escape(command.strip()))))
-            for target in _make_targets(command):
-                for line in self._make_recipe(target):
-                    if _runs(line.text, runs):
-                        return f"{line} (run by `make {target}` in {path})"
-        return None
-
-    def _ci_commands(self) -> Iterator[tuple[str, str]]:
-        """Each line of shell that a GitHub Actions or GitLab CI job runs."""
-        for path in self.glob(".github/workflows/*.yml") + self.glob(".github/workflows/*.yaml"):
-            for job in _table(_table(self._load(path)).get("jobs")).values():
-                steps = _table(job).get("steps")
-                for step in steps if isinstance(steps, list) else []:
-                    if isinstance(run := _table(step).get("run"), str):
-                        for command in run.splitlines():
-                            yield path, command
-        for job in _table(self._load(".gitlab-ci.yml")).values():
-            for key in ("before_script", "script", "after_script"):
-                for command in _flatten(_table(job).get(key)):
-                    yield ".gitlab-ci.yml", command
-
-    def _make_recipe(self, target: str) -> list[Line]:
-        """The recipe lines of a Makefile target, which CI often runs instead of the tool."""
-        recipe: list[Line] = []
-        inside = False
-        for number, text in enumerate(self._lines("Makefile"), start=1):
-            if text.startswith("\t"):
-                if inside:
-                    recipe.append(Line("Makefile", number, text))
-            elif header := re.match(r"([\w.\s-]+):(?!=)", text):
-                inside = target in header.group(1).split()
-        return recipe
 
     def _find_config(self, item: dict[str, str]) -> str | None:
-        data = self._load(item["file"])
-        for key in item["key"].split("."):
-            if not isinstance(data, dict) or key not in data:
-                return None
-            data = data[key]
-        last = re.escape(item["key"].split(".")[-1])
-        return str(self._locate(item["file"], re.compile(rf"^\s*[\"']?{last}[\"']?\s*[:=]")))
+        for path in self.glob(item["file"]):
+            data = self.load(path)
+            for key in item["key"].split("."):
+                data = data.get(key) if isinstance(data, dict) else None
+            if data is not None:
+                last = re.escape(item["key"].split(".")[-1])
+                return str(self.locate(path, re.compile(rf"^\s*[\"']?{last}[\"']?\s*[:=]")))
+        return None
 
 
 def _describe(kind: str, items: list[Any]) -> str:
     """What was looked for and not found."""
-    if kind == "dependencies":
-        return f"no dependency on {', '.join(items)}"
-    if kind == "ci_runs":
-        return f"no CI step runs {', '.join(items)}"
+    named = ", ".join(
+        " ".join(f"{k}={v}" for k, v in item.items()) if isinstance(item, dict) else str(item)
+        for item in items
+    )
+    described = {
+        "dependencies": f"no code imports {named}",
+        "imports": f"no code imports {named}",
+        "code": f"no code does {named}",
+        "ci_runs": f"no CI step runs {named}",
+        "runs": f"no command runs {named}",
+        "tasks": f"no task runner has a task named {named}",
+        "chained_tasks": "no task or shell script runs Python steps in order",
+        "tests": "no test function asserts anything",
+        "package": "no importable package with an entry point or used modules",
+    }
     if kind == "config":
         return ", ".join(f"no {item['key']} in {item['file']}" for item in items)
-    return f"nothing matches {', '.join(items)}"
-
-
-def _normalise(name: str) -> str:
-    """A distribution name as PEP 503 compares them: great_expectations is great-expectations."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _requirement_name(spec: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
-    return match.group(1) if match else ""
-
-
-def _pyproject_requirements(pyproject: dict[str, Any]) -> Iterator[str]:
-    """PEP 621 dependencies, extras and dependency groups, and Poetry's tables."""
-    project = _table(pyproject.get("project"))
-    yield from _flatten(project.get("dependencies"))
-    yield from _flatten(_table(project.get("optional-dependencies")))
-    for group in _table(pyproject.get("dependency-groups")).values():
-        if isinstance(group, list):
-            # Skip {include-group = "..."}: it names a group, not a package.
-            yield from (spec for spec in group if isinstance(spec, str))
-    poetry = _table(_table(pyproject.get("tool")).get("poetry"))
-    yield from _table(poetry.get("dependencies"))
-    yield from _table(poetry.get("dev-dependencies"))
-    for group in _table(poetry.get("group")).values():
-        yield from _table(_table(group).get("dependencies"))
-
-
-def _table(value: Any) -> dict[str, Any]:
-    """A mapping from a parsed file, or an empty one where the file holds something else."""
-    return value if isinstance(value, dict) else {}
-
-
-def _flatten(items: Any) -> Iterator[str]:
-    """The strings of a list that may nest lists and {pip: [...]} mappings, as CI and conda do."""
-    if isinstance(items, str):
-        yield items
-    elif isinstance(items, list):
-        for item in items:
-            yield from _flatten(item)
-    elif isinstance(items, dict):
-        for value in items.values():
-            yield from _flatten(value)
-
-
-def _runs(command: str, word: re.Pattern[str]) -> bool:
-    """Whether a shell line runs the word, not merely installs it."""
-    return any(
-        word.search(part) and not INSTALL.search(part) for part in SHELL_SEPARATOR.split(command)
-    )
-
-
-def _make_targets(command: str) -> list[str]:
-    return [target for match in MAKE.finditer(command) for target in match.group(1).split()]
+    if kind == "text":
+        return ", ".join(f"no {item['files']} holds {item['pattern']}" for item in items)
+    return described.get(kind, f"nothing matches {named}")

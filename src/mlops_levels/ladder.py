@@ -22,7 +22,16 @@ def load_ladder() -> tuple[Level, ...]:
     )
     if [level["level"] for level in levels] != list(range(len(levels))):
         raise RuntimeError("levels/ must hold level-0.yml, level-1.yml, ... with no gap")
+    for level in levels:
+        for criterion in level["criteria"]:
+            if not isinstance(criterion.get("advisory", False), bool):
+                raise RuntimeError(f"levels/: {criterion['id']}'s advisory must be true or false")
     return tuple(levels)
+
+
+def gates(criterion: dict[str, Any]) -> bool:
+    """Whether a criterion holds a level back: an advisory one is reported, never a gate."""
+    return not criterion.get("advisory", False)
 
 
 def describe(level: Level) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from mlops_levels.bounded_yaml import BoundedLoader
+
 # Folders that hold tools' state or installed packages, never the project's own work.
 SKIPPED_NAMES = {
     ".git",
@@ -34,16 +36,23 @@ SKIPPED_NAMES = {
     ".mypy_cache",
     ".pytest_cache",
     ".ruff_cache",
+    ".eggs",
+    ".devcontainer",  # an editor's development image, not the project's service
+    # Installed, vendored or built copies of code, not the project's own.
+    "site-packages",
+    "vendor",
+    "vendored",
+    "third_party",
+    "build",
+    "dist",
 }
 SKIPPED_PATHS = {".dvc/cache", ".dvc/tmp"}
 
 # Limits that keep any tree, however hostile, to a bounded run: folders nested
-# deeper than this are not looked into, a file is read up to this many bytes, and
-# a YAML file whose aliases expand to more values than this is not read (an alias
-# bomb: ten lines expand to billions).
+# deeper than this are not looked into, and a file is read up to this many bytes
+# (YAML aliases are bounded in bounded_yaml.py).
 MAX_DEPTH = 64
 MAX_BYTES = 1 << 20
-MAX_YAML_VALUES = 100_000
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,9 @@ class Tree:
         self.root = root
         # What could not be read, and why: shown with the assessment, never dropped.
         self.warnings: dict[str, str] = {}
-        self._read: dict[str, list[str]] = {}
+        self._read: dict[str, str] = {}
+        self._globbed: dict[str, list[str]] = {}
+        self._not_text: set[str] = set()  # missing, unreadable or binary files
 
     def warn(self, path: str, why: str) -> None:
         self.warnings.setdefault(path, why)
@@ -112,125 +123,82 @@ class Tree:
 
     def glob(self, pattern: str) -> list[str]:
         """Paths matching a glob: `*` stays within a folder, `**/` spans any depth."""
-        files, folders = self._paths
-        if pattern.endswith("/"):
-            regex = _glob_regex(pattern.rstrip("/"))
-            return sorted(path + "/" for path in folders if regex.fullmatch(path))
-        regex = _glob_regex(pattern)
-        return [path for path in files if regex.fullmatch(path)]
+        if pattern not in self._globbed:
+            files, folders = self._paths
+            if pattern.endswith("/"):
+                regex = _glob_regex(pattern.rstrip("/"))
+                found = sorted(path + "/" for path in folders if regex.fullmatch(path))
+            else:
+                # A cheap test of the name's fixed end first: a regex per path is slow on 200,000.
+                end = re.split(r"[*?]", pattern.rsplit("/", 1)[-1])[-1]
+                regex = _glob_regex(pattern)
+                found = [path for path in files if path.endswith(end) and regex.fullmatch(path)]
+            self._globbed[pattern] = found
+        return self._globbed[pattern]
 
-    def _lines(self, path: str) -> list[str]:
-        """A text file's lines, read once per run and only up to MAX_BYTES."""
+    def text(self, path: str) -> str:
+        """A text file's text, read once per run and only up to MAX_BYTES."""
         if path not in self._read:
-            self._read[path] = self._read_lines(path)
+            self._read[path] = self._read_text(path)
         return self._read[path]
 
-    def _read_lines(self, path: str) -> list[str]:
+    def lines(self, path: str) -> list[str]:
+        return self.text(path).splitlines()
+
+    def is_text(self, path: str) -> bool:
+        """Whether a file is readable text: binary junk under a known name is no evidence."""
+        self.text(path)
+        return path not in self._not_text
+
+    def _read_text(self, path: str) -> str:
         file = self.root / path
         # Only regular files: a name pointing at a device or a pipe would never finish reading.
         if not file.is_file():
-            return []
+            self._not_text.add(path)
+            return ""
         try:
             with file.open("rb") as stream:
                 data = stream.read(MAX_BYTES + 1)
         except OSError as error:
+            self._not_text.add(path)
             self.warn(path, _reason(error))
-            return []
+            return ""
         if len(data) > MAX_BYTES:
             self.warn(path, f"larger than {MAX_BYTES >> 20} MiB: only its start was read")
             data = data[: data.rfind(b"\n", 0, MAX_BYTES) + 1]
         try:
-            return data.decode("utf-8").splitlines()
+            if b"\0" in data:
+                raise UnicodeDecodeError("utf-8", data, 0, 1, "a NUL byte")
+            return data.decode("utf-8")
         except UnicodeDecodeError:
+            self._not_text.add(path)
             self.warn(path, "not UTF-8 text")
-            return []
+            return ""
 
-    def _locate(self, path: str, pattern: re.Pattern[str]) -> Line | str:
+    def locate(self, path: str, pattern: re.Pattern[str]) -> Line | str:
         """The first line of a file that matches, or the file itself when none does."""
-        for number, text in enumerate(self._lines(path), start=1):
+        for number, text in enumerate(self.lines(path), start=1):
             if pattern.search(text):
                 return Line(path, number, text)
         return path
 
-    def _load(self, path: str) -> Any:
+    def load(self, path: str) -> Any:
         """A YAML, TOML or JSON file's data, or None if it is missing or does not parse
         (with a warning that says why)."""
-        lines = self._lines(path)
-        if not lines:
+        text = self.text(path)
+        if not text:
             return None
-        text = "\n".join(lines)
         try:
             if path.endswith(".toml") or path == "Pipfile":
                 return tomllib.loads(text)
             if path.endswith(".json"):
                 return json.loads(text)
-            return yaml.load(text, Loader=_BoundedLoader)  # safe: a SafeLoader subclass
+            return yaml.load(text, Loader=BoundedLoader)  # safe: a SafeLoader subclass
         except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as error:
             self.warn(path, f"does not parse: {str(error).splitlines()[0]}")
         except RecursionError:
             self.warn(path, "nested too deeply to parse")
         return None
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """A SafeLoader for files nobody here wrote.
-
-    It reads tags it does not know, such as GitLab CI's `!reference`, as plain
-    data rather than refusing the whole file. It refuses an alias to a node that
-    contains it (the data would be infinite), and aliases that expand to more than
-    MAX_YAML_VALUES values in all.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._expanded = 0
-        self._open: set[str] = set()  # anchors of the nodes being composed
-        self._sizes: dict[int, int] = {}
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        anchor = event.anchor
-        if isinstance(event, yaml.AliasEvent):
-            if anchor in self._open:
-                raise yaml.composer.ComposerError(f"the alias *{anchor} contains itself")
-            node = super().compose_node(parent, index)
-            self._expanded += self._size(node)
-            if self._expanded > MAX_YAML_VALUES:
-                raise yaml.composer.ComposerError(
-                    f"its aliases expand to more than {MAX_YAML_VALUES:,} values"
-                )
-            return node
-        if anchor is None:
-            return super().compose_node(parent, index)
-        self._open.add(anchor)
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._open.discard(anchor)
-
-    def _size(self, node: yaml.Node) -> int:
-        """How many values a node stands for once every alias in it is expanded."""
-        if id(node) not in self._sizes:
-            if isinstance(node, yaml.SequenceNode):
-                size = 1 + sum(self._size(item) for item in node.value)
-            elif isinstance(node, yaml.MappingNode):
-                size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
-            else:
-                size = 1
-            self._sizes[id(node)] = size
-        return self._sizes[id(node)]
-
-
-_BoundedLoader.add_multi_constructor(
-    "!",
-    lambda loader, _suffix, node: (
-        loader.construct_mapping(node)
-        if isinstance(node, yaml.MappingNode)
-        else loader.construct_sequence(node)
-        if isinstance(node, yaml.SequenceNode)
-        else loader.construct_scalar(node)
-    ),
-)
 
 
 def _reason(error: OSError) -> str:
