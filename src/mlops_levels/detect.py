@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_levels.approval import find_approval_gate
 from mlops_levels.tree import Line, Tree
 
 Criterion = dict[str, Any]
@@ -49,14 +50,22 @@ class Project(Tree):
 
     def evaluate(self, criterion: Criterion) -> Finding:
         """Apply the criterion's rule from levels/: its detection, or its question."""
-        if "question" in criterion:
+        if "detect" not in criterion:
             return self._answer(criterion)
+        finding = self._detect(criterion)
+        # A question is the fallback for what the files do not show.
+        if finding.status == PASS or "question" not in criterion:
+            return finding
+        return self._answer(criterion, looked_for=finding.evidence)
+
+    def _detect(self, criterion: Criterion) -> Finding:
         rule = criterion["detect"]
         finders: dict[str, Callable[[Any], str | None]] = {
             "files": self._find_file,
             "dependencies": self._find_dependency,
             "ci_runs": self._find_ci_run,
             "config": self._find_config,
+            "approval_gate": lambda target: find_approval_gate(self, target),
         }
         found: list[str] = []
         missing: dict[str, list[Any]] = {}
@@ -75,10 +84,10 @@ class Project(Tree):
             return Finding(PASS, "; ".join(dict.fromkeys(found)))
         return Finding(FAIL, "; ".join(_describe(kind, items) for kind, items in missing.items()))
 
-    def _answer(self, criterion: Criterion) -> Finding:
+    def _answer(self, criterion: Criterion, looked_for: str = "no file can show it") -> Finding:
         answer = self.ask(criterion)
         if answer is None:
-            return Finding(UNKNOWN, f"no file can show it; not answered: {criterion['question']}")
+            return Finding(UNKNOWN, f"{looked_for}; not answered: {criterion['question']}")
         return Finding(PASS if answer else FAIL, f"answered {'yes' if answer else 'no'}")
 
     # --- The four kinds of detection -----------------------------------------------
@@ -168,6 +177,8 @@ def _describe(kind: str, items: list[Any]) -> str:
         return f"no dependency on {', '.join(items)}"
     if kind == "ci_runs":
         return f"no CI step runs {', '.join(items)}"
+    if kind == "approval_gate":
+        return "no workflow shows a deploy that waits for a person's approval"
     if kind == "config":
         return ", ".join(f"no {item['key']} in {item['file']}" for item in items)
     return f"nothing matches {', '.join(items)}"

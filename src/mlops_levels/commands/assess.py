@@ -11,12 +11,20 @@ from typing import Any
 
 from mlops_levels import ui
 from mlops_levels.answers import ANSWERS_FILE, CorruptAnswers, read_answers
-from mlops_levels.assessment import Assessment, NextStep, Result, as_json, print_report
+from mlops_levels.assessment import (
+    Assessment,
+    NextStep,
+    Result,
+    SubProject,
+    as_json,
+    print_report,
+)
 from mlops_levels.checks import run_check
 from mlops_levels.detect import Criterion, Project
 from mlops_levels.errors import CLIError
 from mlops_levels.ladder import Level, load_ladder
 from mlops_levels.options import add_folder
+from mlops_levels.projects import find_projects
 
 ANSWERS = {"yes": True, "no": False}
 UPGRADE = "copier update --defaults --vcs-ref :current: --data level={level}"
@@ -61,16 +69,17 @@ def run(args: argparse.Namespace) -> int:
     given = _parse_answers(args.answer, ladder)
     interactive = not args.no_input and ui.at_terminal()
     project = Project(root, ask=lambda criterion: _answer(criterion, given, interactive))
-
-    results = [
-        Result(level, criterion, run_check(project, criterion))
-        for level in ladder
-        for criterion in level["criteria"]
-    ]
+    results = _evaluate(ladder, project)
     reached = _level_reached(ladder, results)
     generated = _generated(root, ladder)
     step = _next_step(ladder, results, reached, generated, root)
-    assessment = Assessment(root, ladder, results, reached, generated, step, project.warnings)
+    root_is_project, paths = find_projects(project)
+    # A sub-project is asked nothing: its questions are for `assess` on its own folder.
+    projects = [_sub_project(ladder, root, path, given) for path in paths]
+    warnings = project.warnings
+    assessment = Assessment(
+        root, ladder, results, reached, generated, step, warnings, projects, root_is_project
+    )
     # A file name need not be UTF-8; printed, its undecodable bytes show as escapes.
     sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     if args.json:
@@ -78,6 +87,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(assessment)
     return 0
+
+
+def _evaluate(ladder: tuple[Level, ...], project: Project) -> list[Result]:
+    return [
+        Result(level, criterion, run_check(project, criterion))
+        for level in ladder
+        for criterion in level["criteria"]
+    ]
+
+
+def _sub_project(
+    ladder: tuple[Level, ...], root: Path, path: str, given: dict[str, bool]
+) -> SubProject:
+    project = Project(root / path, ask=lambda criterion: given.get(criterion["id"]))
+    results = _evaluate(ladder, project)
+    return SubProject(path, _level_reached(ladder, results), results)
 
 
 def _parse_answers(pairs: list[str], ladder: tuple[Level, ...]) -> dict[str, bool]:
@@ -106,20 +131,24 @@ def _answer(criterion: Criterion, given: dict[str, bool], interactive: bool) -> 
     return ANSWERS.get(choice)
 
 
-def _level_reached(ladder: tuple[Level, ...], results: list[Result]) -> int:
+def _level_reached(ladder: tuple[Level, ...], results: list[Result]) -> int | None:
     """The highest level whose criteria, and those of every level below, all pass.
 
-    Every repository starts at level 0, even an empty folder: its unmet level-0
-    criteria are the first hints, not a level below the ladder.
+    None when level 0's do not: an empty folder, or a repository with no ML
+    code, stands below the ladder rather than on its first rung.
     """
     incomplete = _first_incomplete(ladder, results)
-    return max(0, (len(ladder) if incomplete is None else incomplete) - 1)
+    reached = (len(ladder) if incomplete is None else incomplete) - 1
+    return None if reached < 0 else reached
 
 
 def _first_incomplete(ladder: tuple[Level, ...], results: list[Result]) -> int | None:
-    """The lowest level with a criterion that does not pass, or None if all pass."""
+    """The lowest level with a gating criterion that does not pass, or None if all pass.
+
+    An advisory criterion is reported with its hint but gates nothing.
+    """
     for level in ladder:
-        if not all(result.passed for result in results if result.level is level):
+        if not all(result.passed for result in results if result.level is level and result.gates):
             return level["level"]
     return None
 
@@ -153,12 +182,14 @@ def _next_step(
     """The next level and how to get there, or None at the top of the ladder."""
     recorded = generated["level"] if generated else None
     # A generated project that holds its recorded level moves up with the template.
-    upgrade = recorded is not None and reached >= recorded
+    upgrade = recorded is not None and reached is not None and reached >= recorded
     number = recorded + 1 if upgrade else _first_incomplete(ladder, results)
     if number is None or number == len(ladder):
         return None
     level = ladder[number]
-    todo = [result for result in results if result.level is level and not result.passed]
+    todo = [
+        result for result in results if result.level is level and result.gates and not result.passed
+    ]
     if not upgrade:
         return NextStep(level, todo)
     return NextStep(

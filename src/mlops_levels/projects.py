@@ -1,0 +1,86 @@
+"""The projects in a folder: a monorepo's sub-projects, each one a folder `assess` can assess.
+
+A project is a folder with a file that declares one: its dependencies
+(pyproject.toml, setup.py, requirements*.txt, ...) or its pipeline (dvc.yaml,
+MLproject, a Kedro or ZenML marker). A folder inside a project belongs to that
+project, unless it declares dependencies of its own: a `pipelines/` folder
+with its dvc.yaml is part of the project around it, a service with its own
+pyproject.toml is a project. Documentation and test fixtures are never projects,
+nor are the virtual environments and tool folders the tree already skips.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from mlops_levels.tree import Tree
+
+# Files that make their folder a project of its own, even inside another project.
+DEPENDENCY_FILES = re.compile(
+    r"pyproject\.toml|setup\.py|setup\.cfg|Pipfile|requirements[\w.-]*\.txt"
+    r"|environment\.ya?ml|conda\.ya?ml"
+)
+# Files that make their folder a project when no project holds it.
+PROJECT_FILES = re.compile(r"dvc\.yaml|MLproject|recipe\.yaml|\.kedro\.yml")
+PROJECT_FOLDERS = {".zen"}  # `zenml init`'s marker
+# Folders whose project files describe something else: the docs' build, a test's
+# sample project, a copy of someone else's code, a build's output.
+NOT_PROJECTS = {
+    "docs",
+    "doc",
+    "tests",
+    "test",
+    "fixtures",
+    "vendor",
+    "vendored",
+    "third_party",
+    "third-party",
+    "build",
+    "dist",
+    "site-packages",
+    ".eggs",
+    "requirements",  # requirements/*.txt declares its parent's dependencies
+}
+# More than this many, and the list names only the first: each is a walk of its own.
+MAX_PROJECTS = 100
+
+
+def find_projects(tree: Tree) -> tuple[bool, list[str]]:
+    """Whether the folder is a project itself, and the sub-projects under it, shallow first.
+
+    Sub-projects are posix paths relative to the folder.
+    """
+    declared: dict[str, bool] = {}  # folder: whether it declares its own dependencies
+    for path in tree.glob("**"):
+        parent, name = _split(path)
+        if DEPENDENCY_FILES.fullmatch(name):
+            declared[parent] = True
+        elif PROJECT_FILES.fullmatch(name):
+            declared.setdefault(parent, False)
+    for folder in tree.glob("**/"):
+        parent, name = _split(folder.rstrip("/"))
+        if name in PROJECT_FOLDERS:
+            declared.setdefault(parent, False)
+
+    root_is_project = "" in declared
+    projects: list[str] = []
+    for folder in sorted(declared, key=lambda path: (path.count("/"), path)):
+        if folder == "" or set(PurePosixPath(folder).parts) & NOT_PROJECTS:
+            continue
+        inside = root_is_project or any(_contains(project, folder) for project in projects)
+        if declared[folder] or not inside:
+            projects.append(folder)
+    if len(projects) > MAX_PROJECTS:
+        tree.warn(".", f"{len(projects)} projects found: only the first {MAX_PROJECTS} assessed")
+        projects = projects[:MAX_PROJECTS]
+    return root_is_project, projects
+
+
+def _split(path: str) -> tuple[str, str]:
+    parent, _, name = path.rpartition("/")
+    return parent, name
+
+
+def _contains(outer: str, inner: str) -> bool:
+    return inner.startswith(outer + "/")
