@@ -106,6 +106,7 @@ TIERS = {
     "cli": [
         "test_assess",
         "test_assess_hostile_trees",
+        "test_assess_projects",
         "test_cli",
         "test_diff",
         "test_hostile_files",
