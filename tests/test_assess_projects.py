@@ -274,6 +274,15 @@ GATES = {
         """,
         ".gitlab-ci.yml:6: when: manual",
     ),
+    "gitlab manual deploy job in an included file": (
+        ".gitlab/ci/deploy.yml",
+        """\
+        deploy:
+          script: [kubectl rollout restart deployment/churn]
+          when: manual
+        """,
+        ".gitlab/ci/deploy.yml:3: when: manual",
+    ),
     "gitlab production tier environment": (
         ".gitlab-ci.yml",
         """\
@@ -309,6 +318,10 @@ NO_GATES = {
         "deploy:\n  script: [helm upgrade churn chart/]\n  environment: {name: staging}\n",
     ),
     "unparseable workflow": (".github/workflows/cd.yml", "jobs: [deploy\n"),
+    "gitlab include out of the folder": (
+        ".gitlab-ci.yml",
+        "include:\n  - local: ../outside/deploy.yml\n  - remote: https://example.com/ci.yml\n",
+    ),
 }
 
 
@@ -317,6 +330,8 @@ def test_deploy_behind_an_approval_gate_passes_cd_with_its_line(
     tmp_path, capsys, path, workflow, line
 ):
     write(tmp_path, {path: textwrap.dedent(workflow)})
+    if path != ".gitlab-ci.yml" and path.startswith(".gitlab"):
+        write(tmp_path, {".gitlab-ci.yml": "include:\n  - local: /.gitlab/ci/*.yml\n"})
 
     cd = next(c for c in assess(capsys, tmp_path, "--no-input")["criteria"] if c["id"] == "L3-cd")
 
@@ -330,10 +345,12 @@ def test_deploy_behind_an_approval_gate_passes_cd_with_its_line(
 def test_workflow_without_an_approval_gate_leaves_cd_to_the_question(
     tmp_path, capsys, path, workflow
 ):
-    write(tmp_path, {path: workflow})
+    root = write(tmp_path / "repo", {path: workflow})
+    # Beside the folder, not in it: not its evidence.
+    write(tmp_path, {"outside/deploy.yml": "deploy:\n  script: [helm x]\n  when: manual\n"})
 
-    cd = next(c for c in assess(capsys, tmp_path, "--no-input")["criteria"] if c["id"] == "L3-cd")
-    answered = assess(capsys, tmp_path, "--no-input", "--answer", "L3-cd=yes")
+    cd = next(c for c in assess(capsys, root, "--no-input")["criteria"] if c["id"] == "L3-cd")
+    answered = assess(capsys, root, "--no-input", "--answer", "L3-cd=yes")
 
     assert cd["status"] == "unknown"
     assert cd["evidence"].startswith("no workflow shows a deploy that waits for a person's")

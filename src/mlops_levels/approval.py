@@ -46,7 +46,28 @@ def find_approval_gate(tree: Tree, target: str) -> str | None:
             if environment and environment not in NOT_DEPLOYS and _deploys(name, job):
                 line = _line_in_job(tree, path, name, re.compile(r"^\s*environment\s*:"))
                 return f"{line} (job {name}: {GITHUB_SETTINGS})"
-    path = ".gitlab-ci.yml"
+    for path in _gitlab_files(tree):
+        if gate := _gitlab_gate(tree, path):
+            return gate
+    return None
+
+
+def _gitlab_files(tree: Tree) -> list[str]:
+    """.gitlab-ci.yml and the files of this repository it includes (`include: local`)."""
+    main = ".gitlab-ci.yml"
+    includes = _table(tree._load(main)).get("include")
+    local = [_table(item).get("local", item) for item in _list(includes) or [includes]]
+    files = [main]
+    for path in local:
+        # Written from the repository's root, with or without a leading /, and may be a
+        # glob; a path out of the folder is not this repository's.
+        if isinstance(path, str) and path and ".." not in path.split("/"):
+            path = path.lstrip("/")
+            files += tree.glob(path) if "*" in path else [path]
+    return files
+
+
+def _gitlab_gate(tree: Tree, path: str) -> str | None:
     for name, job in _table(tree._load(path)).items():
         if name.startswith(".") or name in GITLAB_KEYWORDS or not isinstance(job, dict):
             continue
