@@ -4,6 +4,7 @@ criteria, the projects of a monorepo, and the deploy approval gate a workflow sh
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -212,6 +213,17 @@ def test_more_projects_than_the_limit_are_cut_with_a_warning(tmp_path, capsys):
         "path": ".",
         "why": f"{count} projects found: only the first {MAX_PROJECTS} assessed",
     } in (report["warnings"])
+
+
+def test_project_folders_with_any_name_print_one_line_each(tmp_path, capsys):
+    for name in (b"new\nline", b"caf\xe9"):  # a newline; a name that is not UTF-8
+        folder = tmp_path / os.fsdecode(name)
+        folder.mkdir()
+        (folder / "requirements.txt").write_text("numpy\n")
+
+    text = text_of(capsys, tmp_path)
+
+    assert "\n  caf\\udce9  none\n  new\\nline  none\n" in text
 
 
 # --- The deploy approval gate (L3-cd) ----------------------------------------------------

@@ -147,10 +147,12 @@ def _print_projects(assessment: Assessment) -> None:
         return
     also = "; the folder itself is a project too" if assessment.root_is_project else ""
     print(f"\nProjects in this folder ({len(projects)}, each assessed alone{also}):")
-    width = max(len(project.path) for project in projects)
-    for project in projects:
-        print(f"  {project.path:<{width}}  {_describe_level(assessment.ladder, project.reached)}")
-    example = shlex.quote(str(assessment.root / projects[0].path))
+    # A folder's name may hold a newline or a tab: one project, one line.
+    paths = [_printable(project.path) for project in projects]
+    width = max(len(path) for path in paths)
+    for path, project in zip(paths, projects, strict=True):
+        print(f"  {path:<{width}}  {_describe_level(assessment.ladder, project.reached)}")
+    example = _printable(shlex.quote(str(assessment.root / projects[0].path)))
     print(f"Assess one, with its evidence and next step: mlops-levels assess {example}")
     print()
 
@@ -187,6 +189,11 @@ def _print_criteria(assessment: Assessment) -> None:
         print(f"\nNot read, so not evidence ({len(assessment.warnings)}):")
         for path, why in assessment.warnings.items():
             print(f"  {path}: {why}")
+
+
+def _printable(text: str) -> str:
+    """Text with its control characters (and undecodable bytes) as escapes."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _print_next_step(assessment: Assessment) -> None:

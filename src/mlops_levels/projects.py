@@ -52,13 +52,14 @@ def find_projects(tree: Tree) -> tuple[bool, list[str]]:
     Sub-projects are posix paths relative to the folder.
     """
     declared: dict[str, bool] = {}  # folder: whether it declares its own dependencies
-    for path in tree.glob("**"):
+    # `**/*`, not `**`: a name may hold a newline, which `**` (any character) does not span.
+    for path in tree.glob("**/*"):
         parent, name = _split(path)
         if DEPENDENCY_FILES.fullmatch(name):
             declared[parent] = True
         elif PROJECT_FILES.fullmatch(name):
             declared.setdefault(parent, False)
-    for folder in tree.glob("**/"):
+    for folder in tree.glob("**/*/"):
         parent, name = _split(folder.rstrip("/"))
         if name in PROJECT_FOLDERS:
             declared.setdefault(parent, False)
