@@ -174,6 +174,7 @@ def test_folders_inside_a_project_are_its_own_unless_they_declare_dependencies(t
             "node_modules/pkg/setup.py": "",
             "env/pyvenv.cfg": "",  # a virtual environment, whatever its name
             "env/lib/pkg/pyproject.toml": "",
+            "templates/{{cookiecutter.slug}}/setup.py": "",  # what a template generates
             "services/api/requirements.txt": "fastapi\n",  # its own dependencies
             "services/api/ops/MLproject": "name: api\n",  # inside api, no dependencies
             "experiments/dvc.yaml": "stages: {}\n",  # inside the root project
@@ -192,6 +193,8 @@ def test_folder_of_projects_finds_those_marked_by_a_pipeline_file(tmp_path, caps
             "week1/dvc.yaml": "stages: {}\n",
             "week2/MLproject": "name: week2\n",
             "week2/conf/MLproject": "name: nested\n",  # week2's own
+            "week3/.zen/config.yaml": "version: 0.60\n",  # `zenml init`
+            "week4/.kedro.yml": "context_path: week4.run.ProjectContext\n",
             "README.md": "# course\n",
         },
     )
@@ -199,7 +202,8 @@ def test_folder_of_projects_finds_those_marked_by_a_pipeline_file(tmp_path, caps
     report = assess(capsys, root, "--no-input")
 
     assert report["root_is_project"] is False
-    assert [project["path"] for project in report["projects"]] == ["week1", "week2"]
+    paths = [project["path"] for project in report["projects"]]
+    assert paths == ["week1", "week2", "week3", "week4"]
 
 
 def test_more_projects_than_the_limit_are_cut_with_a_warning(tmp_path, capsys):

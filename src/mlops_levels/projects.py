@@ -67,7 +67,7 @@ def find_projects(tree: Tree) -> tuple[bool, list[str]]:
     root_is_project = "" in declared
     projects: list[str] = []
     for folder in sorted(declared, key=lambda path: (path.count("/"), path)):
-        if folder == "" or set(PurePosixPath(folder).parts) & NOT_PROJECTS:
+        if folder == "" or _not_a_project(folder):
             continue
         inside = root_is_project or any(_contains(project, folder) for project in projects)
         if declared[folder] or not inside:
@@ -76,6 +76,13 @@ def find_projects(tree: Tree) -> tuple[bool, list[str]]:
         tree.warn(".", f"{len(projects)} projects found: only the first {MAX_PROJECTS} assessed")
         projects = projects[:MAX_PROJECTS]
     return root_is_project, projects
+
+
+def _not_a_project(folder: str) -> bool:
+    parts = PurePosixPath(folder).parts
+    # A cookiecutter or Copier template's folder ({{ cookiecutter.name }}) is what a
+    # project would be once generated, not one.
+    return bool(set(parts) & NOT_PROJECTS) or any("{{" in part or "{%" in part for part in parts)
 
 
 def _split(path: str) -> tuple[str, str]:
