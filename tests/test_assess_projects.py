@@ -175,7 +175,12 @@ def test_folders_inside_a_project_are_its_own_unless_they_declare_dependencies(t
             "env/pyvenv.cfg": "",  # a virtual environment, whatever its name
             "env/lib/pkg/pyproject.toml": "",
             "templates/{{cookiecutter.slug}}/setup.py": "",  # what a template generates
+            "src/setup.py": "",  # the project's code (Kedro's layout)
+            "src/churn/pipelines/__init__.py": "",
+            "src/churn/pipelines/train/__init__.py": "",  # a Kedro modular pipeline
+            "src/churn/pipelines/train/requirements.txt": "scikit-learn\n",
             "services/api/requirements.txt": "fastapi\n",  # its own dependencies
+            "services/api/__init__.py": "",  # a package at the top: still a project
             "services/api/ops/MLproject": "name: api\n",  # inside api, no dependencies
             "experiments/dvc.yaml": "stages: {}\n",  # inside the root project
         },

@@ -5,7 +5,9 @@ A project is a folder with a file that declares one: its dependencies
 MLproject, a Kedro or ZenML marker). A folder inside a project belongs to that
 project, unless it declares dependencies of its own: a `pipelines/` folder
 with its dvc.yaml is part of the project around it, a service with its own
-pyproject.toml is a project. Documentation and test fixtures are never projects,
+pyproject.toml is a project. A project's `src/`, and the subpackages of a
+Python package (Kedro's modular pipelines have their own requirements.txt),
+are its code, whatever they declare. Documentation and test fixtures are never projects,
 nor are the virtual environments and tool folders the tree already skips.
 """
 
@@ -52,6 +54,7 @@ def find_projects(tree: Tree) -> tuple[bool, list[str]]:
     Sub-projects are posix paths relative to the folder.
     """
     declared: dict[str, bool] = {}  # folder: whether it declares its own dependencies
+    packages: set[str] = set()  # folders of importable Python code
     # `**/*`, not `**`: a name may hold a newline, which `**` (any character) does not span.
     for path in tree.glob("**/*"):
         parent, name = _split(path)
@@ -59,6 +62,8 @@ def find_projects(tree: Tree) -> tuple[bool, list[str]]:
             declared[parent] = True
         elif PROJECT_FILES.fullmatch(name):
             declared.setdefault(parent, False)
+        elif name == "__init__.py":
+            packages.add(parent)
     for folder in tree.glob("**/*/"):
         parent, name = _split(folder.rstrip("/"))
         if name in PROJECT_FOLDERS:
@@ -70,7 +75,11 @@ def find_projects(tree: Tree) -> tuple[bool, list[str]]:
         if folder == "" or _not_a_project(folder):
             continue
         inside = root_is_project or any(_contains(project, folder) for project in projects)
-        if declared[folder] or not inside:
+        parent, name = _split(folder)
+        # A subpackage is its package's code; a package at the top of a folder of
+        # projects (ZenML's examples have an __init__.py each) may be a project.
+        code = name == "src" or (folder in packages and parent in packages)
+        if (declared[folder] and not code) or not inside:
             projects.append(folder)
     if len(projects) > MAX_PROJECTS:
         tree.warn(".", f"{len(projects)} projects found: only the first {MAX_PROJECTS} assessed")
