@@ -339,6 +339,16 @@ NO_GATES = {
         "deploy:\n  script: [helm upgrade churn chart/]\n  environment: {name: staging}\n",
     ),
     "unparseable workflow": (".github/workflows/cd.yml", "jobs: [deploy\n"),
+    "github jobs of any shape": (
+        ".github/workflows/odd.yml",
+        "jobs:\n  1: {environment: prod, steps: {run: helm}}\n  deploy: [environment]\n"
+        "  release: {environment: [prod], steps: [run, {run: 3}]}\n",
+    ),
+    "gitlab jobs of any shape": (
+        ".gitlab-ci.yml",
+        "include: 7\n2: {script: [helm x], rules: {when: manual}}\ndeploy: [when, manual]\n"
+        "release: {script: {a: helm}, environment: prod, when: [manual]}\n",
+    ),
     "gitlab include out of the folder": (
         ".gitlab-ci.yml",
         "include:\n  - local: ../outside/deploy.yml\n  - remote: https://example.com/ci.yml\n",

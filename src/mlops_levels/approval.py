@@ -41,7 +41,8 @@ def find_approval_gate(tree: Tree, target: str) -> str | None:
     if target != "deploy":
         raise ValueError(f"approval_gate: unknown target {target!r}; use deploy")
     for path in tree.glob(".github/workflows/*.yml") + tree.glob(".github/workflows/*.yaml"):
-        for name, job in _table(_table(tree._load(path)).get("jobs")).items():
+        for key, job in _table(_table(tree._load(path)).get("jobs")).items():
+            name = str(key)  # YAML keys need not be strings: `1:` is an int
             environment = _environment_name(_table(job).get("environment"))
             if environment and environment not in NOT_DEPLOYS and _deploys(name, job):
                 line = _line_in_job(tree, path, name, re.compile(r"^\s*environment\s*:"))
@@ -68,7 +69,8 @@ def _gitlab_files(tree: Tree) -> list[str]:
 
 
 def _gitlab_gate(tree: Tree, path: str) -> str | None:
-    for name, job in _table(tree._load(path)).items():
+    for key, job in _table(tree._load(path)).items():
+        name = str(key)
         if name.startswith(".") or name in GITLAB_KEYWORDS or not isinstance(job, dict):
             continue
         if not _deploys(name, job):
