@@ -14,7 +14,7 @@ from mlops_levels.assessment import Result
 from mlops_levels.cli import main
 from mlops_levels.commands.assess import _level_reached, _next_step
 from mlops_levels.detect import FAIL, PASS, Finding
-from mlops_levels.projects import MAX_PROJECTS
+from mlops_levels.projects import MAX_NESTING, MAX_PROJECTS
 from tests.helpers import LADDER, LEVELS
 from tests.test_assess import assess, statuses, write
 
@@ -222,6 +222,16 @@ def test_more_projects_than_the_limit_are_cut_with_a_warning(tmp_path, capsys):
         "path": ".",
         "why": f"{count} projects found: only the first {MAX_PROJECTS} assessed",
     } in (report["warnings"])
+
+
+def test_a_chain_of_nested_projects_is_listed_two_deep_with_a_warning(tmp_path, capsys):
+    write(tmp_path, {f"{'/'.join('abcd'[:n])}/requirements.txt": "numpy\n" for n in range(1, 5)})
+
+    report = assess(capsys, tmp_path, "--no-input")
+
+    assert [project["path"] for project in report["projects"]] == ["a", "a/b"]
+    why = f"2 projects nested in {MAX_NESTING} others: not listed"
+    assert {"path": ".", "why": why} in report["warnings"]
 
 
 def test_project_folders_with_any_name_print_one_line_each(tmp_path, capsys):

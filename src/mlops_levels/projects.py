@@ -44,8 +44,11 @@ NOT_PROJECTS = {
     ".eggs",
     "requirements",  # requirements/*.txt declares its parent's dependencies
 }
-# More than this many, and the list names only the first: each is a walk of its own.
+# Each project listed is a walk of its own: more than this many, and the list names
+# only the first; a project nested in this many others is not listed, so that a
+# chain of nested projects costs a bounded number of walks over the same files.
 MAX_PROJECTS = 100
+MAX_NESTING = 2
 
 
 def find_projects(tree: Tree) -> tuple[bool, list[str]]:
@@ -53,8 +56,37 @@ def find_projects(tree: Tree) -> tuple[bool, list[str]]:
 
     Sub-projects are posix paths relative to the folder.
     """
-    declared: dict[str, bool] = {}  # folder: whether it declares its own dependencies
-    packages: set[str] = set()  # folders of importable Python code
+    declared, packages = _declarations(tree)
+    root_is_project = "" in declared
+    projects: list[str] = []
+    too_deep = 0
+    for folder in sorted(declared, key=lambda path: (path.count("/"), path)):
+        if folder == "" or _not_a_project(folder):
+            continue
+        around = [project for project in projects if folder.startswith(project + "/")]
+        parent, name = _split(folder)
+        # A subpackage is its package's code; a package at the top of a folder of
+        # projects (ZenML's examples have an __init__.py each) may be a project.
+        code = name == "src" or (folder in packages and parent in packages)
+        if not (declared[folder] and not code) and (root_is_project or around):
+            continue
+        if len(around) >= MAX_NESTING:
+            too_deep += 1
+            continue
+        projects.append(folder)
+    if too_deep:
+        tree.warn(".", f"{too_deep} projects nested in {MAX_NESTING} others: not listed")
+    if len(projects) > MAX_PROJECTS:
+        tree.warn(".", f"{len(projects)} projects found: only the first {MAX_PROJECTS} assessed")
+        projects = projects[:MAX_PROJECTS]
+    return root_is_project, projects
+
+
+def _declarations(tree: Tree) -> tuple[dict[str, bool], set[str]]:
+    """The folders with a project file, each with whether it declares dependencies; and
+    the folders of importable Python code."""
+    declared: dict[str, bool] = {}
+    packages: set[str] = set()
     # `**/*`, not `**`: a name may hold a newline, which `**` (any character) does not span.
     for path in tree.glob("**/*"):
         parent, name = _split(path)
@@ -68,23 +100,7 @@ def find_projects(tree: Tree) -> tuple[bool, list[str]]:
         parent, name = _split(folder.rstrip("/"))
         if name in PROJECT_FOLDERS:
             declared.setdefault(parent, False)
-
-    root_is_project = "" in declared
-    projects: list[str] = []
-    for folder in sorted(declared, key=lambda path: (path.count("/"), path)):
-        if folder == "" or _not_a_project(folder):
-            continue
-        inside = root_is_project or any(_contains(project, folder) for project in projects)
-        parent, name = _split(folder)
-        # A subpackage is its package's code; a package at the top of a folder of
-        # projects (ZenML's examples have an __init__.py each) may be a project.
-        code = name == "src" or (folder in packages and parent in packages)
-        if (declared[folder] and not code) or not inside:
-            projects.append(folder)
-    if len(projects) > MAX_PROJECTS:
-        tree.warn(".", f"{len(projects)} projects found: only the first {MAX_PROJECTS} assessed")
-        projects = projects[:MAX_PROJECTS]
-    return root_is_project, projects
+    return declared, packages
 
 
 def _not_a_project(folder: str) -> bool:
@@ -97,7 +113,3 @@ def _not_a_project(folder: str) -> bool:
 def _split(path: str) -> tuple[str, str]:
     parent, _, name = path.rpartition("/")
     return parent, name
-
-
-def _contains(outer: str, inner: str) -> bool:
-    return inner.startswith(outer + "/")
