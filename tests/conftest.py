@@ -110,6 +110,7 @@ TIERS = {
         "test_assess",
         "test_assess_corpus",
         "test_assess_hostile_trees",
+        "test_assess_projects",
         "test_assess_rules",
         "test_cli",
         "test_diff",

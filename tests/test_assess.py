@@ -238,20 +238,23 @@ def test_cookiecutter_data_science_project_stands_at_level_0_with_its_package_fo
     assert step["todo"] == [c["id"] for c in LADDER[1]["criteria"] if c["id"] != "L1-package"]
 
 
-def test_empty_folder_is_at_level_0_and_is_told_what_level_0_needs(tmp_path, capsys):
+def test_empty_folder_reaches_no_level_and_is_told_what_level_0_needs(tmp_path, capsys):
     report = assess(capsys, tmp_path, "--no-input")
     assert main(["assess", str(tmp_path), "--no-input"]) == 0
     text = capsys.readouterr().out
 
     first = LADDER[0]
-    assert report["level"] == first["level"]
+    gating = [c["id"] for c in first["criteria"] if not c.get("advisory")]
+    assert report["level"] is None
+    assert report["level_name"] is None
     assert report["generated"] is None
+    assert report["projects"] == []
     assert report["next_step"]["level"] == first["level"]
-    assert report["next_step"]["todo"] == [c["id"] for c in first["criteria"]]
-    assert f"Level reached: {first['level']} - {first['name']}" in text
-    assert f"Next step: to complete level {first['level']} ({first['name']}):" in text
-    for criterion in LADDER[0]["criteria"]:
-        assert f"  - {criterion['id']}: {fix_hint(criterion['id'])}" in text
+    assert report["next_step"]["todo"] == gating
+    assert "Level reached: none" in text
+    assert f"Next step: to reach level {first['level']} ({first['name']}):" in text
+    for criterion_id in gating:
+        assert f"  - {criterion_id}: {fix_hint(criterion_id)}" in text
 
 
 def test_hand_made_repository_at_level_1_is_told_what_to_add_for_level_2(tmp_path, capsys):
@@ -382,14 +385,19 @@ def test_a_git_repository_is_assessed_from_its_working_tree(tmp_path, capsys):
 needs_questions = pytest.mark.skipif(not QUESTIONS, reason="no criterion asks a question")
 
 
+def _asked_only(criterion: dict) -> bool:
+    return "question" in criterion and "detect" not in criterion
+
+
 @needs_questions
 def test_questions_are_unknown_without_a_terminal(tmp_path, capsys):
     report = assess(capsys, tmp_path)
 
     for criterion in report["criteria"]:
         if criterion["id"] in QUESTIONS:
+            question = next(c["question"] for c in CRITERIA if c["id"] == criterion["id"])
             assert criterion["status"] == "unknown"
-            assert criterion["evidence"].startswith("no file can show it; not answered: ")
+            assert criterion["evidence"].endswith(f"; not answered: {question}")
 
 
 @needs_questions
@@ -404,8 +412,9 @@ def test_answer_option_settles_a_question(tmp_path, capsys, answer, status):
 
 @needs_questions
 def test_unanswered_question_holds_a_project_back_and_is_named_in_the_next_step(capsys, render):
-    level = next(step for step in LADDER if any("question" in c for c in step["criteria"]))
-    question = next(c for c in level["criteria"] if "question" in c)
+    # A question no rule can settle: a render answers the others from its files.
+    level = next(step for step in LADDER if any(_asked_only(c) for c in step["criteria"]))
+    question = next(c for c in level["criteria"] if _asked_only(c))
     project = render(level["level"])
 
     report = assess(capsys, project, "--no-input")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_levels.approval import find_approval_gate
 from mlops_levels.code_rules import CodeRules
 from mlops_levels.commands_run import Commands
 
@@ -56,9 +57,13 @@ class Project(CodeRules, Commands):
 
     def evaluate(self, criterion: Criterion) -> Finding:
         """Apply the criterion's rule from levels/: its detection, or its question."""
-        if "question" in criterion:
+        if "detect" not in criterion:
             return self._answer(criterion)
-        return self._apply(criterion["id"], criterion["detect"])
+        finding = self._apply(criterion["id"], criterion["detect"])
+        # A question is the fallback for what the files do not show.
+        if finding.status == PASS or "question" not in criterion:
+            return finding
+        return self._answer(criterion, looked_for=finding.evidence)
 
     def _apply(self, criterion_id: str, rule: dict[str, Any]) -> Finding:
         """A rule's finding; `all_of` holds rules that must each hold, as drift *and* a schedule."""
@@ -80,6 +85,7 @@ class Project(CodeRules, Commands):
             "config": self._find_config,
             "tests": lambda _: self.find_asserting_test(),
             "package": lambda _: self.find_package(),
+            "approval_gate": lambda target: find_approval_gate(self, target),
         }
         found: list[str] = []
         missing: dict[str, list[Any]] = {}
@@ -101,10 +107,10 @@ class Project(CodeRules, Commands):
             return Finding(PASS, "; ".join(dict.fromkeys(found)))
         return Finding(FAIL, "; ".join(_describe(kind, items) for kind, items in missing.items()))
 
-    def _answer(self, criterion: Criterion) -> Finding:
+    def _answer(self, criterion: Criterion, looked_for: str = "no file can show it") -> Finding:
         answer = self.ask(criterion)
         if answer is None:
-            return Finding(UNKNOWN, f"no file can show it; not answered: {criterion['question']}")
+            return Finding(UNKNOWN, f"{looked_for}; not answered: {criterion['question']}")
         return Finding(PASS if answer else FAIL, f"answered {'yes' if answer else 'no'}")
 
     def _find_file(self, pattern: str) -> str | None:
@@ -152,6 +158,7 @@ def _describe(kind: str, items: list[Any]) -> str:
         "chained_tasks": "no task or shell script runs Python steps in order",
         "tests": "no test function asserts anything",
         "package": "no importable package with an entry point or used modules",
+        "approval_gate": "no workflow shows a deploy that waits for a person's approval",
     }
     if kind == "config":
         return ", ".join(f"no {item['key']} in {item['file']}" for item in items)
