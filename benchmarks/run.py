@@ -23,7 +23,17 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlops_levels
-from benchmarks import cli_start, first_prediction, scaffold, serving, soak, suites, train, upgrade
+from benchmarks import (
+    assess,
+    cli_start,
+    first_prediction,
+    scaffold,
+    serving,
+    soak,
+    suites,
+    train,
+    upgrade,
+)
 from benchmarks.harness import Comparison, Context, Outcome, machine, markdown, run_comparison
 
 # Every comparison, in report order. A new one is a module with a COMPARISON and a
@@ -40,6 +50,7 @@ COMPARISONS: dict[str, Comparison] = {
         first_prediction.COMPARISON,
         cli_start.COMPARISON,
         soak.COMPARISON,
+        assess.COMPARISON,
     )
 }
 RESULTS = Path(__file__).parent / "results"

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import pytest
 
-from benchmarks import cli_start, first_prediction, scaffold, serving, soak, suites
+from benchmarks import assess, cli_start, first_prediction, scaffold, serving, soak, suites
 from benchmarks.harness import (
     Case,
     Command,
@@ -31,6 +31,7 @@ from benchmarks.harness import (
     time_command,
 )
 from benchmarks.run import main
+from mlops_levels.cli import main as cli_main
 
 
 def _result(name: str, *samples: float, **fields: str) -> Result:
@@ -198,6 +199,37 @@ def test_cli_start_target_names_the_slowest_case_and_needs_them_all():
     ]
     results[slow] = _result(slow, failed="exited 1")
     assert cli_start.targets(results)[0].measured == "not measured"
+
+
+def test_assess_tree_holds_the_files_asked_and_is_an_ml_repository(tmp_path, capsys):
+    scripts = Path(sys.executable).parent  # this environment's mlops-levels
+    [case] = assess.setup(Context(tmp_path, dict(os.environ), scripts), sizes=(1_000,))
+    tree = tmp_path / "tree-1000"
+
+    assert sum(1 for path in tree.rglob("*") if path.is_file()) == 1_000
+    assert case.name == "assess 1,000 files" and case.measure is not None
+    assert case.measure(tmp_path) > 0  # one real `assess` process, which exited 0
+    assert cli_main(["assess", str(tree), "--no-input", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    passed = {c["id"] for c in report["criteria"] if c["status"] == "pass"}
+    assert report["level"] == 0
+    assert {"L0-ml-code", "L1-package", "L2-pipeline", "L2-tests", "L2-ci"} <= passed
+
+
+def test_assess_targets_bound_each_size_and_the_per_file_cost():
+    results = {
+        assess.case_name(1_000): _result(assess.case_name(1_000), 0.4),
+        assess.case_name(20_000): _result(assess.case_name(20_000), 1.0),
+        assess.case_name(200_000): _result(assess.case_name(200_000), 16.0),
+    }
+
+    assert assess.targets(results) == [
+        Target("1,000 files in at most 1 s", "0.40 s", True),
+        Target("200,000 files in at most 5 s", "16.00 s", False),
+        Target("linear: per-file cost at 200,000 at most 1.5x that at 20,000", "1.60x", False),
+    ]
+    del results[assess.case_name(20_000)]
+    assert assess.targets(results)[2].measured == "not measured"
 
 
 def test_a_timed_refusal_counts_only_when_it_exits_as_expected(tmp_path):

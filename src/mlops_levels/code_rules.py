@@ -56,10 +56,8 @@ class CodeRules(Tree):
         modules = [modules] if isinstance(modules, str) else modules
         call = re.compile(spec["call"]) if "call" in spec else None
         text = re.compile(spec["text"]) if "text" in spec else None
-        for path, facts in self.code.items():
-            imported = [name for name, _ in facts.imports]
-            if not all(any(imports_module(i, m) for i in imported) for m in modules):
-                continue
+        for path in self._importing(modules):
+            facts = self.code[path]
             if text and (found := self.locate(path, text)) == path:
                 continue
             if call is None:
@@ -73,6 +71,23 @@ class CodeRules(Tree):
                 if call.fullmatch(name) and (gated or not spec.get("gated")):
                     return str(use) + (" (behind a comparison)" if spec.get("gated") else "")
         return None
+
+    def _importing(self, modules: list[str]) -> list[str]:
+        """The code files that import every one of `modules`, in the code's order: from
+        the index of imports, not by asking each of a library's thousands of files."""
+        if not modules:
+            return list(self.code)
+        common = set.intersection(
+            *(
+                {
+                    use.path
+                    for imported, use in self._imports.get(module.split(".")[0], [])
+                    if imports_module(imported, module)
+                }
+                for module in modules
+            )
+        )
+        return [path for path in self.code if path in common]
 
     def find_asserting_test(self) -> str | None:
         """A test function that asserts something: empty or `assert False` files are not tests."""
@@ -91,7 +106,7 @@ class CodeRules(Tree):
     def find_package(self) -> str | None:
         """Training code in importable modules with an entry point: declared scripts, a
         __main__, a command module, or modules other code imports. A loose script is not."""
-        packages = [p for p in self._packages() if self._trains(p)]
+        packages = self._training(self._packages())
         if not packages:
             return None
         for table in SCRIPT_TABLES:
@@ -105,8 +120,9 @@ class CodeRules(Tree):
         for path in ("setup.py", "setup.cfg"):
             if (found := self.locate(path, SETUP_ENTRY)) != path and self.is_text(path):
                 return f"{found} (package {packages[0]})"
+        folders = set(packages)
         for path, facts in self.code.items():
-            package = next((p for p in packages if path.startswith(p)), None)
+            package = _package_of(path, folders)
             if package and (path.endswith("/__main__.py") or facts.main_guard):
                 return f"{path} (a command in package {package})"
         return self._used_package(packages)
@@ -126,12 +142,21 @@ class CodeRules(Tree):
             if _parent(folder) not in inits and not TEST_FOLDERS & set(folder.split("/"))
         )
 
-    def _trains(self, package: str) -> bool:
-        """Whether a package holds training code: a train module, or a fit or train call."""
-        modules = [path for path in self.code if path.startswith(package)]
-        return any("train" in path.rsplit("/", 1)[-1] for path in modules) or any(
-            any(call in self.text(path) for call in TRAINS) for path in modules
-        )
+    def _training(self, packages: list[str]) -> list[str]:
+        """The packages that hold training code: a train module, or a fit or train call.
+
+        One pass over the code, each file looked up by its folders: a library has
+        thousands of packages and of modules, and pairing them all is quadratic.
+        """
+        wanted, training = set(packages), set()
+        for path in self.code:
+            package = _package_of(path, wanted)
+            if package is None or package in training:
+                continue
+            name = path.rsplit("/", 1)[-1]
+            if "train" in name or any(call in self.text(path) for call in TRAINS):
+                training.add(package)
+        return [package for package in packages if package in training]
 
     def _used_package(self, packages: list[str]) -> str | None:
         """A package whose modules code outside it imports: a notebook, a stage, a script
@@ -154,6 +179,16 @@ def call_literals(pattern: str) -> list[str]:
     if any(re.search(r"[^\w]", literal) for literal in literals):
         raise ValueError(f"levels/: a call is names separated by |, not {pattern!r}")
     return literals
+
+
+def _package_of(path: str, packages: set[str]) -> str | None:
+    """The outermost of `packages` (folders ending in `/`, or "" for the root) holding `path`."""
+    prefix = ""
+    for part in path.split("/")[:-1]:
+        if prefix in packages:
+            return prefix
+        prefix += part + "/"
+    return prefix if prefix in packages else None
 
 
 def _parent(folder: str) -> str:
