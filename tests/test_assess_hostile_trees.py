@@ -19,6 +19,7 @@ from mlops_levels.checks import run_check
 from mlops_levels.code import MAX_CODE_FILES
 from mlops_levels.detect import Project
 from mlops_levels.ladder import load_ladder
+from mlops_levels.projects import find_projects
 from mlops_levels.tree import MAX_BYTES, MAX_DEPTH
 
 # Ten lines of aliases, each level nine times the one before: 9**8 values once expanded.
@@ -206,6 +207,37 @@ def test_each_file_is_read_once_per_run(tmp_path):
         run_check(project, criterion)
 
     assert project.reads
+    assert max(project.reads.values()) == 1
+
+
+def test_a_monorepos_sub_projects_read_each_file_once_through_its_one_walk(tmp_path):
+    sub_projects = ["services/churn", "services/fraud", "research"]
+    for folder in sub_projects:
+        package = folder.rsplit("/", 1)[-1]
+        files = {
+            "pyproject.toml": f"[project]\nname = '{package}'\n[project.scripts]\n"
+            f"{package} = '{package}:main'\n",
+            f"{package}/__init__.py": "import mlflow\nfrom sklearn import svm\n\n"
+            "def train():\n    svm.SVC().fit([[0]], [0])\n",
+            "tests/test_it.py": f"from {package} import train\n\n"
+            "def test_it():\n    assert train() is None\n",
+            "dvc.yaml": f"stages:\n  train:\n    cmd: python -m {package}\n",
+        }
+        for name, text in files.items():
+            (tmp_path / folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / folder / name).write_text(text)
+    project = CountingProject(tmp_path)
+    criteria = [c for level in load_ladder() for c in level["criteria"]]
+
+    for criterion in criteria:
+        run_check(project, criterion)
+    root_is_project, found = find_projects(project)
+    views = [project.within(folder, ask=lambda _criterion: None) for folder in found]
+    verdicts = [{c["id"]: run_check(view, c).status for c in criteria} for view in views]
+
+    assert (root_is_project, sorted(found)) == (False, sorted(sub_projects))
+    assert all(verdict["L2-tests"] == verdict["L1-package"] == "pass" for verdict in verdicts)
+    assert project.reads["services/fraud/tests/test_it.py"] == 1
     assert max(project.reads.values()) == 1
 
 

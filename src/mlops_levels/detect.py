@@ -51,9 +51,15 @@ class Finding:
 class Project(CodeRules, Commands):
     """A folder being assessed, and a way to ask a person what no file can show."""
 
-    def __init__(self, root: Path, ask: Callable[[Criterion], bool | None]) -> None:
-        super().__init__(root)
+    def __init__(
+        self, root: Path, ask: Callable[[Criterion], bool | None], parent: Project | None = None
+    ) -> None:
+        super().__init__(root, parent)
         self.ask = ask  # True, False, or None when nobody answers
+
+    def within(self, folder: str, ask: Callable[[Criterion], bool | None]) -> Project:
+        """A sub-project at `folder`, read through this project's walk and reads."""
+        return Project(self.root / folder, ask, parent=self)
 
     def evaluate(self, criterion: Criterion) -> Finding:
         """Apply the criterion's rule from levels/: its detection, or its question."""

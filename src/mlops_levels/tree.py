@@ -22,30 +22,13 @@ import yaml
 
 from mlops_levels.bounded_yaml import BoundedLoader
 
-# Folders that hold tools' state or installed packages, never the project's own work.
+# Folders that hold tools' state or installed packages, never the project's own work;
+# .devcontainer is an editor's development image, not the project's service; and
+# installed, vendored or built copies of code, not the project's own.
 SKIPPED_NAMES = {
-    ".git",
-    ".hg",
-    ".svn",
-    ".venv",
-    "venv",
-    "node_modules",
-    "__pycache__",
-    ".ipynb_checkpoints",
-    ".tox",
-    ".nox",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".eggs",
-    ".devcontainer",  # an editor's development image, not the project's service
-    # Installed, vendored or built copies of code, not the project's own.
-    "site-packages",
-    "vendor",
-    "vendored",
-    "third_party",
-    "build",
-    "dist",
+    *(".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".eggs"),
+    *(".ipynb_checkpoints", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"),
+    *(".devcontainer", "site-packages", "vendor", "vendored", "third_party", "build", "dist"),
 }
 SKIPPED_PATHS = {".dvc/cache", ".dvc/tmp"}
 
@@ -72,15 +55,22 @@ class Line:
 class Tree:
     """The files under `root`, and what could not be read of them."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parent: Tree | None = None) -> None:
+        """`parent`: the tree a sub-project's folder `root` is in. Its view walks nothing
+        and reads nothing itself: the parent's one walk and one read of each file serve both."""
         self.root = root
+        self._base = self if parent is None else parent._base
+        self._prefix = "" if parent is None else f"{root.relative_to(self._base.root).as_posix()}/"
         # What could not be read, and why: shown with the assessment, never dropped.
-        self.warnings: dict[str, str] = {}
+        self.warnings: dict[str, str] = self._base.warnings if parent else {}
         self._read: dict[str, str] = {}
         self._globbed: dict[str, list[str]] = {}
         self._not_text: set[str] = set()  # missing, unreadable or binary files
 
     def warn(self, path: str, why: str) -> None:
+        # A view's paths are relative to its folder; the warnings, to the parent's.
+        if self._base is not self:
+            path = self._prefix.rstrip("/") if path == "." else self._prefix + path
         self.warnings.setdefault(path, why)
 
     @cached_property
@@ -90,6 +80,13 @@ class Tree:
         An explicit stack rather than os.walk, which recurses: a tree nested a
         thousand folders deep must not exhaust Python's stack.
         """
+        if self._base is not self:
+            start = len(self._prefix)
+            files, folders = self._base._paths
+            return (
+                [path[start:] for path in files if path.startswith(self._prefix)],
+                {path[start:] for path in folders if path.startswith(self._prefix)},
+            )
         files: list[str] = []
         folders: set[str] = set()
         stack = [("", self.root)]
@@ -156,6 +153,8 @@ class Tree:
 
     def text(self, path: str) -> str:
         """A text file's text, read once per run and only up to MAX_BYTES."""
+        if self._base is not self:
+            return self._base.text(self._prefix + path)
         if path not in self._read:
             self._read[path] = self._read_text(path)
         return self._read[path]
@@ -165,6 +164,8 @@ class Tree:
 
     def is_text(self, path: str) -> bool:
         """Whether a file is readable text: binary junk under a known name is no evidence."""
+        if self._base is not self:
+            return self._base.is_text(self._prefix + path)
         self.text(path)
         return path not in self._not_text
 

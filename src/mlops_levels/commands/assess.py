@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     step = _next_step(ladder, results, reached, generated, root)
     root_is_project, paths = find_projects(project)
     # A sub-project is asked nothing: its questions are for `assess` on its own folder.
-    projects = [_sub_project(ladder, root, path, given) for path in paths]
+    projects = [_sub_project(ladder, project, path, given) for path in paths]
     warnings = project.warnings
     assessment = Assessment(
         root, ladder, results, reached, generated, step, warnings, projects, root_is_project
@@ -101,9 +101,10 @@ def _evaluate(ladder: tuple[Level, ...], project: Project) -> list[Result]:
 
 
 def _sub_project(
-    ladder: tuple[Level, ...], root: Path, path: str, given: dict[str, bool]
+    ladder: tuple[Level, ...], parent: Project, path: str, given: dict[str, bool]
 ) -> SubProject:
-    project = Project(root / path, ask=lambda criterion: given.get(criterion["id"]))
+    # One walk and one read of each file for the whole folder: a view, not a new walk.
+    project = parent.within(path, ask=lambda criterion: given.get(criterion["id"]))
     results = _evaluate(ladder, project)
     return SubProject(path, _level_reached(ladder, results), results)
 
