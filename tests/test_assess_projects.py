@@ -436,3 +436,88 @@ def test_fresh_gitlab_project_passes_cd_from_its_manual_deploy_job(capsys, rende
 
     assert report["level"] == level
     assert "when: manual" in next(c for c in report["criteria"] if c["id"] == "L3-cd")["evidence"]
+
+
+# --- A monorepo's root CI, as its projects see it ---------------------------------------
+
+SERVICE = {
+    "pyproject.toml": '[project]\nname = "svc"\ndependencies = ["scikit-learn"]\n',
+    "notebooks/train.ipynb": NOTEBOOK,
+    "tests/test_it.py": "def test_it():\n    assert len('ab') == 2\n",
+}
+ROOT_CI = {
+    # One job per way a root workflow names a project's folder.
+    ".github/workflows/ci.yml": textwrap.dedent(
+        """\
+        on: push
+        jobs:
+          churn:
+            runs-on: ubuntu-latest
+            defaults: {run: {working-directory: services/churn}}
+            steps:
+              - run: uv run pytest
+          fraud:
+            runs-on: ubuntu-latest
+            steps:
+              - run: cd services/fraud && uv run pytest -q
+          each:
+            strategy: {matrix: {project: [ranking]}}
+            runs-on: ubuntu-latest
+            steps:
+              - run: pytest
+                working-directory: services/${{ matrix.project }}
+          deploy-fraud:
+            runs-on: ubuntu-latest
+            environment: production
+            steps:
+              - run: cd services/fraud && docker push registry/fraud
+        """
+    ),
+    ".github/workflows/research.yml": textwrap.dedent(
+        """\
+        on: {pull_request: {paths: ["research/**"]}}
+        jobs:
+          test:
+            runs-on: ubuntu-latest
+            steps:
+              - run: python -m pytest research
+        """
+    ),
+}
+FOLDERS = ["services/churn", "services/fraud", "services/ranking", "research", "services/idle"]
+
+
+def monorepo(root: Path) -> Path:
+    for folder in FOLDERS:
+        write(root / folder, SERVICE)
+    return write(root, ROOT_CI)
+
+
+def test_root_ci_that_names_a_project_folder_is_that_projects_ci(tmp_path, capsys):
+    report = assess(capsys, monorepo(tmp_path), "--no-input")
+
+    found = {p["path"]: {c["id"]: c for c in p["criteria"]} for p in report["projects"]}
+    assert sorted(found) == sorted(FOLDERS)
+    ci = {path: criteria["L2-ci"] for path, criteria in found.items()}
+    assert {path: c["status"] for path, c in ci.items()} == {
+        "services/churn": "pass",  # a working-directory
+        "services/fraud": "pass",  # cd folder && ...
+        "services/ranking": "pass",  # a matrix over the folders
+        "research": "pass",  # a paths filter
+        "services/idle": "fail",  # named by no job
+    }
+    # Evidence paths are relative to the folder the user gave, where the workflow is.
+    assert ci["services/fraud"]["evidence"].startswith(".github/workflows/ci.yml:11:")
+    assert ci["research"]["evidence"].startswith(".github/workflows/research.yml:6:")
+
+
+def test_root_deploy_gate_counts_only_for_the_project_it_deploys(tmp_path, capsys):
+    report = assess(capsys, monorepo(tmp_path), "--no-input")
+
+    cd = {
+        p["path"]: next(c for c in p["criteria"] if c["id"] == "L3-cd") for p in report["projects"]
+    }
+    assert cd["services/fraud"]["status"] == "pass"
+    assert cd["services/fraud"]["evidence"].startswith(".github/workflows/ci.yml:20:")
+    assert "job deploy-fraud" in cd["services/fraud"]["evidence"]
+    assert cd["services/churn"]["status"] == "unknown"  # the gate deploys another project

@@ -12,7 +12,7 @@ in its settings).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlops_levels.tree import Line, Tree
@@ -33,22 +33,28 @@ GITHUB_SETTINGS = (
 GITLAB_SETTINGS = "its approvers live in the project's protected environments settings"
 
 
-def find_approval_gate(tree: Tree, target: str) -> str | None:
+def find_approval_gate(
+    tree: Tree, target: str, jobs: Callable[[str], dict[str, Any]] | None = None
+) -> str | None:
     """The line that gates a deploy behind a person, and what it relies on; None if none does.
 
-    `target` names what is gated; `deploy` is the only one today.
+    `target` names what is gated; `deploy` is the only one today. `jobs` picks a CI
+    file's jobs to look at (a monorepo's project sees the root's jobs that concern it).
     """
     if target != "deploy":
         raise ValueError(f"approval_gate: unknown target {target!r}; use deploy")
     for path in tree.glob(".github/workflows/*.yml") + tree.glob(".github/workflows/*.yaml"):
-        for key, job in _table(_table(tree.load(path)).get("jobs")).items():
+        found = _table(_table(tree.load(path)).get("jobs")) if jobs is None else jobs(path)
+        for key, job in found.items():
             name = str(key)  # YAML keys need not be strings: `1:` is an int
             environment = _environment_name(_table(job).get("environment"))
             if environment and environment not in NOT_DEPLOYS and _deploys(name, job):
                 line = _line_in_job(tree, path, name, re.compile(r"^\s*environment\s*:"))
                 return f"{line} (job {name}: {GITHUB_SETTINGS})"
     for path in _gitlab_files(tree):
-        if gate := _gitlab_gate(tree, path):
+        if gate := _gitlab_gate(
+            tree, path, _table(tree.load(path)) if jobs is None else jobs(path)
+        ):
             return gate
     return None
 
@@ -68,8 +74,8 @@ def _gitlab_files(tree: Tree) -> list[str]:
     return files
 
 
-def _gitlab_gate(tree: Tree, path: str) -> str | None:
-    for key, job in _table(tree.load(path)).items():
+def _gitlab_gate(tree: Tree, path: str, jobs: dict[str, Any]) -> str | None:
+    for key, job in jobs.items():
         name = str(key)
         if name.startswith(".") or name in GITLAB_KEYWORDS or not isinstance(job, dict):
             continue

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
+from mlops_levels.approval import find_approval_gate
+from mlops_levels.monorepo_ci import concerned_jobs
 from mlops_levels.runners import CALLS, Runners
 from mlops_levels.tree import Line, Tree
 
@@ -116,8 +118,25 @@ class Commands(Tree):
         return None
 
     def ci_lines(self) -> list[Line]:
-        """Each line of shell a CI job runs, located in its file."""
-        return [line for path in self._ci_files() for line in self._shell_lines(path)]
+        """Each line of shell a CI job runs, located in its file; in a monorepo's project,
+        also those of the root's jobs that concern it (their paths are the root's)."""
+        lines = [line for path in self._ci_files() for line in self._shell_lines(path)]
+        if self.outer is None:
+            return lines
+        root, folder = self.outer
+        for path in _ci_files(root):
+            jobs = concerned_jobs(root, path, folder)
+            lines += _shell_lines(root, path, SHELL_KEYS, jobs)
+        return lines
+
+    def find_deploy_gate(self, target: str) -> str | None:
+        """A deploy behind a person's approval: this project's, or a root job's that concerns it."""
+        if (found := find_approval_gate(self, target)) or self.outer is None:
+            return found
+        root, folder = self.outer
+        return find_approval_gate(
+            root, target, jobs=lambda path: concerned_jobs(root, path, folder)
+        )
 
     def command_lines(self) -> Iterator[Line]:
         yield from self.ci_lines()
@@ -132,14 +151,23 @@ class Commands(Tree):
             yield from self._shell_lines(path, keys={"cmd", "command"})
 
     def _ci_files(self) -> list[str]:
-        return list(dict.fromkeys(path for pattern in CI_GLOBS for path in self.glob(pattern)))
+        return _ci_files(self)
 
     def _shell_lines(self, path: str, keys: set[str] = SHELL_KEYS) -> Iterator[Line]:
-        for command in _strings_under(self.load(path), keys):
-            for text in command.splitlines():
-                if text.strip():
-                    found = self.locate(path, re.compile(re.escape(text.strip())))
-                    yield found if isinstance(found, Line) else Line(path, 0, text)
+        return _shell_lines(self, path, keys, self.load(path))
+
+
+def _ci_files(tree: Tree) -> list[str]:
+    return list(dict.fromkeys(path for pattern in CI_GLOBS for path in tree.glob(pattern)))
+
+
+def _shell_lines(tree: Tree, path: str, keys: set[str], data: Any) -> Iterator[Line]:
+    """The shell lines under `keys` in `data`, read from file `path`, located in it."""
+    for command in _strings_under(data, keys):
+        for text in command.splitlines():
+            if text.strip():
+                found = tree.locate(path, re.compile(re.escape(text.strip())))
+                yield found if isinstance(found, Line) else Line(path, 0, text)
 
 
 def _strings_under(data: Any, keys: set[str], depth: int = 0) -> Iterator[str]:

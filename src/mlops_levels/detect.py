@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_levels.approval import find_approval_gate
 from mlops_levels.code_rules import CodeRules
 from mlops_levels.commands_run import Commands
 
@@ -91,7 +90,7 @@ class Project(CodeRules, Commands):
             "config": self._find_config,
             "tests": lambda _: self.find_asserting_test(),
             "package": lambda _: self.find_package(),
-            "approval_gate": lambda target: find_approval_gate(self, target),
+            "approval_gate": self.find_deploy_gate,
         }
         found: list[str] = []
         missing: dict[str, list[Any]] = {}

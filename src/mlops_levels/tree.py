@@ -1,9 +1,8 @@
 """A folder as assess reads it: every path in it, and its files' text and data, within limits.
 
-Any tree, however hostile, is read in a bounded run: folders are walked without
-recursion and to a depth limit, files up to a size limit and once each, YAML
-with a limit on what its aliases expand to. What cannot be read becomes a
-warning that says why, never an error.
+Any tree, however hostile, is read in a bounded run: folders walked without recursion to a
+depth limit, files up to a size limit and once each, YAML with its aliases bounded. What
+cannot be read becomes a warning that says why, never an error.
 """
 
 from __future__ import annotations
@@ -56,8 +55,7 @@ class Tree:
     """The files under `root`, and what could not be read of them."""
 
     def __init__(self, root: Path, parent: Tree | None = None) -> None:
-        """`parent`: the tree a sub-project's folder `root` is in. Its view walks nothing
-        and reads nothing itself: the parent's one walk and one read of each file serve both."""
+        # `parent`: the tree that sub-project `root` is in; its one walk and reads serve both.
         self.root = root
         self._base = self if parent is None else parent._base
         self._prefix = "" if parent is None else f"{root.relative_to(self._base.root).as_posix()}/"
@@ -66,6 +64,11 @@ class Tree:
         self._read: dict[str, str] = {}
         self._globbed: dict[str, list[str]] = {}
         self._not_text: set[str] = set()  # missing, unreadable or binary files
+
+    @property
+    def outer(self) -> tuple[Tree, str] | None:
+        """The tree this view is in, and its folder there; None for a tree of its own."""
+        return None if self._base is self else (self._base, self._prefix.rstrip("/"))
 
     def warn(self, path: str, why: str) -> None:
         # A view's paths are relative to its folder; the warnings, to the parent's.
@@ -135,8 +138,7 @@ class Tree:
                 regex = _glob_regex(pattern.rstrip("/"))
                 found = sorted(path + "/" for path in folders if regex.fullmatch(path))
             else:
-                # The file name's part first, over each distinct name once: matching every
-                # pattern against each of 200,000 paths is what made large trees slow.
+                # Names first, each distinct one once: not every pattern on each of 200,000 paths.
                 last = pattern.rsplit("/", 1)[-1]
                 # `**` in a name spans folders: then any name may end a match.
                 name = _glob_regex(last if "**" not in last else "**")
@@ -164,10 +166,9 @@ class Tree:
 
     def is_text(self, path: str) -> bool:
         """Whether a file is readable text: binary junk under a known name is no evidence."""
-        if self._base is not self:
-            return self._base.is_text(self._prefix + path)
-        self.text(path)
-        return path not in self._not_text
+        base, path = self._base, self._prefix + path
+        base.text(path)
+        return path not in base._not_text
 
     def _read_text(self, path: str) -> str:
         # Plain strings, not Path objects: their cost shows on 200,000 files.
@@ -228,7 +229,6 @@ class Tree:
 
 @functools.lru_cache(maxsize=256)
 def _multiline(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """The pattern with `^` and `$` at each line, to search a whole file at once."""
     return re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
 
 

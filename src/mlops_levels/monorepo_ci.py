@@ -1,0 +1,88 @@
+"""A monorepo's CI as its sub-projects see it: the root's jobs that concern one of them.
+
+CI lives at a repository's root (.github/workflows, .gitlab-ci.yml), however many
+projects the repository holds. A root workflow concerns the sub-project in folder
+P when it names P: in its `paths:` filters (then all its jobs do), or in one of a
+job's strings, such as a `working-directory:`, a `cd P && ...` line, a GitLab
+`changes:` rule, or a matrix value (`${{ matrix.x }}` filled in with each of them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from mlops_levels.approval import GITLAB_KEYWORDS
+from mlops_levels.tree import Tree
+
+MATRIX = re.compile(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}")
+MAX_DEPTH = 32  # of a CI file's nesting, as the shell lines are read
+
+
+def concerned_jobs(tree: Tree, path: str, folder: str) -> dict[str, Any]:
+    """The jobs of CI file `path` in `tree` that concern the project in `folder`."""
+    data = tree.load(path)
+    if not isinstance(data, dict):
+        return {}
+    names = _names(folder)
+    if "jobs" in data:  # GitHub Actions; YAML 1.1 reads the key `on` as true
+        jobs = data["jobs"] if isinstance(data["jobs"], dict) else {}
+        trigger = data.get("on", data.get(True))
+        if any(names.search(text) for text in _strings(trigger)):
+            return jobs
+    else:  # GitLab: every top-level key but its keywords and templates is a job
+        jobs = {
+            key: job
+            for key, job in data.items()
+            if isinstance(job, dict) and str(key) not in GITLAB_KEYWORDS
+            if not str(key).startswith(".")
+        }
+    return {str(key): job for key, job in jobs.items() if _concerns(job, names)}
+
+
+def _concerns(job: Any, names: re.Pattern[str]) -> bool:
+    """Whether one of a job's strings names the folder, its matrix values filled in."""
+    matrix = _matrix(job)
+    for text in _strings(job):
+        if names.search(text):
+            return True
+        for key in MATRIX.findall(text):
+            filled = (MATRIX.sub(str(value), text) for value in matrix.get(key, []))
+            if any(names.search(candidate) for candidate in filled):
+                return True
+    return False
+
+
+def _matrix(job: Any) -> dict[str, list[Any]]:
+    """A GitHub job's matrix, each key with its values (scalars only)."""
+    strategy = job.get("strategy") if isinstance(job, dict) else None
+    matrix = strategy.get("matrix") if isinstance(strategy, dict) else None
+    if not isinstance(matrix, dict):
+        return {}
+    return {
+        str(key): [v for v in values if isinstance(v, str | int | float)]
+        for key, values in matrix.items()
+        if isinstance(values, list)
+    }
+
+
+def _names(folder: str) -> re.Pattern[str]:
+    """A string naming the folder as a path: `P`, `./P`, `P/...`, `cd P`, `P/**`."""
+    return re.compile(rf"(?:^|[\s'\"=:(,])(?:\./)?{re.escape(folder)}(?:/|$|[\s'\";&|),])")
+
+
+def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+    """Every string in a CI file's data, keys included, to a depth limit."""
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield key
+            yield from _strings(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, depth + 1)
