@@ -521,3 +521,30 @@ def test_root_deploy_gate_counts_only_for_the_project_it_deploys(tmp_path, capsy
     assert cd["services/fraud"]["evidence"].startswith(".github/workflows/ci.yml:20:")
     assert "job deploy-fraud" in cd["services/fraud"]["evidence"]
     assert cd["services/churn"]["status"] == "unknown"  # the gate deploys another project
+
+
+def test_a_project_folder_given_alone_sees_the_root_ci_that_names_it(tmp_path, capsys):
+    root = monorepo(tmp_path / "mono")
+
+    fraud = statuses_and_evidence(assess(capsys, root / "services" / "fraud", "--no-input"))
+    idle = statuses_and_evidence(assess(capsys, root / "services" / "idle", "--no-input"))
+
+    # Shown from the folder given: the workflow is two folders up.
+    assert fraud["L2-ci"][0] == "pass"
+    assert fraud["L2-ci"][1].startswith("../../.github/workflows/ci.yml:11:")
+    assert fraud["L3-cd"][0] == "pass"
+    assert fraud["L3-cd"][1].startswith("../../.github/workflows/ci.yml:20:")
+    assert idle["L2-ci"][0] == "fail"
+
+
+def test_a_repository_of_its_own_inside_another_does_not_see_the_outer_ci(tmp_path, capsys):
+    root = monorepo(tmp_path / "mono")
+    (root / "services" / "fraud" / ".git").mkdir()  # a checkout of another repository
+
+    fraud = statuses_and_evidence(assess(capsys, root / "services" / "fraud", "--no-input"))
+
+    assert fraud["L2-ci"][0] == "fail"
+
+
+def statuses_and_evidence(report: dict) -> dict[str, tuple[str, str]]:
+    return {c["id"]: (c["status"], c["evidence"]) for c in report["criteria"]}

@@ -123,20 +123,21 @@ class Commands(Tree):
         lines = [line for path in self._ci_files() for line in self._shell_lines(path)]
         if self.outer is None:
             return lines
-        root, folder = self.outer
+        root, folder, shown = self.outer
         for path in _ci_files(root):
             jobs = concerned_jobs(root, path, folder)
-            lines += _shell_lines(root, path, SHELL_KEYS, jobs)
+            for line in _shell_lines(root, path, SHELL_KEYS, jobs):
+                lines.append(Line(shown + line.path, line.number, line.text))
         return lines
 
     def find_deploy_gate(self, target: str) -> str | None:
         """A deploy behind a person's approval: this project's, or a root job's that concerns it."""
         if (found := find_approval_gate(self, target)) or self.outer is None:
             return found
-        root, folder = self.outer
-        return find_approval_gate(
-            root, target, jobs=lambda path: concerned_jobs(root, path, folder)
-        )
+        root, folder, shown = self.outer
+        found = find_approval_gate(root, target, lambda path: concerned_jobs(root, path, folder))
+        # Evidence starts with its file's path, relative to the root's tree.
+        return found and shown + found
 
     def command_lines(self) -> Iterator[Line]:
         yield from self.ci_lines()

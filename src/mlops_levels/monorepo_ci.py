@@ -5,12 +5,17 @@ projects the repository holds. A root workflow concerns the sub-project in folde
 P when it names P: in its `paths:` filters (then all its jobs do), or in one of a
 job's strings, such as a `working-directory:`, a `cd P && ...` line, a GitLab
 `changes:` rule, or a matrix value (`${{ matrix.x }}` filled in with each of them).
+This holds for the projects `assess` finds in a folder, and for a folder given to
+`assess` inside a repository whose root, above it, holds the CI.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from mlops_levels.approval import GITLAB_KEYWORDS
@@ -18,6 +23,54 @@ from mlops_levels.tree import Tree
 
 MATRIX = re.compile(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}")
 MAX_DEPTH = 32  # of a CI file's nesting, as the shell lines are read
+CI_FOLDERS = {".github", ".circleci"}
+MAX_CI_DEPTH = 3  # .github/actions/<name>/action.yml
+
+
+class RepositoryCI(Tree):
+    """A repository's root seen only for its CI files: its own files and those under
+    .github/ and .circleci/, not the whole repository walked again."""
+
+    @cached_property
+    def _paths(self) -> tuple[list[str], set[str]]:
+        files, folders = [], set()
+        stack = [""]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(self.root / folder))
+            except OSError:
+                continue  # no CI is read there; the folder assessed says what it could not read
+            for entry in entries:
+                path = f"{folder}{entry.name}"
+                try:
+                    if entry.is_file():
+                        files.append(path)
+                    elif entry.is_dir(follow_symlinks=False) and _holds_ci(path):
+                        folders.add(path)
+                        stack.append(f"{path}/")
+                except OSError:
+                    continue  # as above
+        return sorted(files, key=lambda path: (path.count("/"), path)), folders
+
+
+def _holds_ci(folder: str) -> bool:
+    return folder.split("/")[0] in CI_FOLDERS and folder.count("/") < MAX_CI_DEPTH
+
+
+def repository_ci(folder: Path) -> tuple[Tree, str, str] | None:
+    """The repository around `folder` when its root, above `folder`, holds CI: the root's
+    CI tree, the folder's path in it, and the `../` that leads there from the folder."""
+    here = folder.resolve()
+    if (here / ".git").exists():
+        return None  # the folder is a repository's root itself
+    for above in here.parents:
+        if (above / ".github" / "workflows").is_dir() or (above / ".gitlab-ci.yml").is_file():
+            path = here.relative_to(above).as_posix()
+            return RepositoryCI(above), path, "../" * (path.count("/") + 1)
+        if (above / ".git").exists():
+            return None  # the repository's root, and no CI in it
+    return None
 
 
 def concerned_jobs(tree: Tree, path: str, folder: str) -> dict[str, Any]:

@@ -64,11 +64,14 @@ class Tree:
         self._read: dict[str, str] = {}
         self._globbed: dict[str, list[str]] = {}
         self._not_text: set[str] = set()  # missing, unreadable or binary files
+        # The repository's root above with its CI: its tree, this folder's path in it, and
+        # the `../` that shows the root's paths from here ("" in a view: the parent's paths).
+        self.repository: tuple[Tree, str, str] | None = None
 
     @property
-    def outer(self) -> tuple[Tree, str] | None:
-        """The tree this view is in, and its folder there; None for a tree of its own."""
-        return None if self._base is self else (self._base, self._prefix.rstrip("/"))
+    def outer(self) -> tuple[Tree, str, str] | None:
+        """The tree around this folder whose root holds CI (see `repository`)."""
+        return self.repository if self._base is self else (self._base, self._prefix[:-1], "")
 
     def warn(self, path: str, why: str) -> None:
         # A view's paths are relative to its folder; the warnings, to the parent's.
@@ -143,13 +146,8 @@ class Tree:
                 # `**` in a name spans folders: then any name may end a match.
                 name = _glob_regex(last if "**" not in last else "**")
                 regex = _glob_regex(pattern)
-                indices = sorted(
-                    index
-                    for base, held in self._by_name.items()
-                    if name.fullmatch(base)
-                    for index in held
-                )
-                found = [files[i] for i in indices if regex.fullmatch(files[i])]
+                held = (i for n, ids in self._by_name.items() if name.fullmatch(n) for i in ids)
+                found = [files[i] for i in sorted(held) if regex.fullmatch(files[i])]
             self._globbed[pattern] = found
         return self._globbed[pattern]
 

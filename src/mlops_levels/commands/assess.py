@@ -23,6 +23,7 @@ from mlops_levels.checks import run_check
 from mlops_levels.detect import Criterion, Project
 from mlops_levels.errors import CLIError
 from mlops_levels.ladder import Level, load_ladder
+from mlops_levels.monorepo_ci import repository_ci
 from mlops_levels.options import add_folder
 from mlops_levels.projects import find_projects
 
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     given = _parse_answers(args.answer, ladder)
     interactive = not args.no_input and ui.at_terminal()
     project = Project(root, ask=lambda criterion: _answer(criterion, given, interactive))
+    project.repository = repository_ci(root)
     results = _evaluate(ladder, project)
     reached = _level_reached(ladder, results)
     generated = _generated(root, ladder)
