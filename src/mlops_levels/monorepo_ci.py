@@ -62,13 +62,16 @@ def repository_ci(folder: Path) -> tuple[Tree, str, str] | None:
     """The repository around `folder` when its root, above `folder`, holds CI: the root's
     CI tree, the folder's path in it, and the `../` that leads there from the folder."""
     here = folder.resolve()
-    if (here / ".git").exists():
+    if os.path.lexists(here / ".git"):
         return None  # the folder is a repository's root itself
     for above in here.parents:
-        if (above / ".github" / "workflows").is_dir() or (above / ".gitlab-ci.yml").is_file():
+        # os.path's tests, not Path's: an unreadable .github is no CI, not a crash.
+        if os.path.isdir(above / ".github" / "workflows") or os.path.isfile(
+            above / ".gitlab-ci.yml"
+        ):
             path = here.relative_to(above).as_posix()
             return RepositoryCI(above), path, "../" * (path.count("/") + 1)
-        if (above / ".git").exists():
+        if os.path.lexists(above / ".git"):
             return None  # the repository's root, and no CI in it
     return None
 
