@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from functools import cached_property
 from typing import Any
@@ -172,6 +173,7 @@ class CodeRules(Tree):
         return None
 
 
+@functools.lru_cache(maxsize=256)
 def call_literals(pattern: str) -> list[str]:
     """What text must hold for a call pattern of names (`log_metrics?|init`) to match:
     a substring search is far faster than a regex over a library's megabytes."""

@@ -1,8 +1,8 @@
 """A folder as assess reads it: every path in it, and its files' text and data, within limits.
 
 Any tree, however hostile, is read in a bounded run: folders walked without recursion to a
-depth limit, files up to a size limit and once each, YAML with its aliases bounded. What
-cannot be read becomes a warning that says why, never an error.
+depth limit, files once each and to a size limit, YAML aliases bounded; what cannot be read
+becomes a warning that says why, never an error.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tomllib
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +31,7 @@ SKIPPED_NAMES = {
     *(".devcontainer", "site-packages", "vendor", "vendored", "third_party", "build", "dist"),
 }
 SKIPPED_PATHS = {".dvc/cache", ".dvc/tmp"}
+ENVIRONMENT_MARKERS = ("pyvenv.cfg", "conda-meta")  # an environment's, whatever its name
 
 # Limits that keep any tree, however hostile, to a bounded run: folders nested
 # deeper than this are not looked into, and a file is read up to this many bytes
@@ -74,25 +76,18 @@ class Tree:
         return self.repository if self._base is self else (self._base, self._prefix[:-1], "")
 
     def warn(self, path: str, why: str) -> None:
-        # A view's paths are relative to its folder; the warnings, to the parent's.
-        if self._base is not self:
+        if self._base is not self:  # a view's path is in its folder; warnings are the parent's
             path = self._prefix.rstrip("/") if path == "." else self._prefix + path
         self.warnings.setdefault(path, why)
 
     @cached_property
     def _paths(self) -> tuple[list[str], set[str]]:
-        """Every file and folder, as sorted posix paths relative to the root.
-
-        An explicit stack rather than os.walk, which recurses: a tree nested a
-        thousand folders deep must not exhaust Python's stack.
-        """
+        """Every file and folder, as sorted posix paths relative to the root: an explicit
+        stack, not os.walk, which recurses (a thousand nested folders must not overflow)."""
         if self._base is not self:
-            start = len(self._prefix)
-            files, folders = self._base._paths
-            return (
-                [path[start:] for path in files if path.startswith(self._prefix)],
-                {path[start:] for path in folders if path.startswith(self._prefix)},
-            )
+            files, folders = self._base._sorted
+            files = sorted(_inside(files, self._prefix), key=lambda path: (path.count("/"), path))
+            return files, set(_inside(folders, self._prefix))
         files: list[str] = []
         folders: set[str] = set()
         stack = [("", self.root)]
@@ -124,6 +119,11 @@ class Tree:
                     self.warn(path, _reason(error))
         # Shallow paths first: they make the clearest evidence.
         return sorted(files, key=lambda path: (path.count("/"), path)), folders
+
+    @cached_property
+    def _sorted(self) -> tuple[list[str], list[str]]:
+        """Files and folders in plain order: those in one folder are a slice (views' paths)."""
+        return sorted(self._paths[0]), sorted(self._paths[1])
 
     @cached_property
     def _by_name(self) -> dict[str, list[int]]:
@@ -169,8 +169,7 @@ class Tree:
         return path not in base._not_text
 
     def _read_text(self, path: str) -> str:
-        # Plain strings, not Path objects: their cost shows on 200,000 files.
-        file = os.path.join(self.root, path)
+        file = os.path.join(self.root, path)  # a string: Path objects cost, on 200,000 files
         # Only regular files: a name pointing at a device or a pipe would never finish reading.
         if not os.path.isfile(file):
             self._not_text.add(path)
@@ -207,8 +206,7 @@ class Tree:
         return path
 
     def load(self, path: str) -> Any:
-        """A YAML, TOML or JSON file's data, or None if it is missing or does not parse
-        (with a warning that says why)."""
+        """A YAML, TOML or JSON file's data; None if missing or unparsed (a warning says why)."""
         text = self.text(path)
         if not text:
             return None
@@ -235,12 +233,16 @@ def _reason(error: OSError) -> str:
 
 
 def _is_environment(folder: str) -> bool:
-    """A virtual or conda environment, whatever its name."""
-    return os.path.isfile(os.path.join(folder, "pyvenv.cfg")) or os.path.isdir(
-        os.path.join(folder, "conda-meta")
-    )
+    return any(os.path.exists(os.path.join(folder, name)) for name in ENVIRONMENT_MARKERS)
 
 
+def _inside(paths: list[str], prefix: str) -> list[str]:
+    """The sorted paths under folder `prefix` (which ends in `/`), relative to it."""
+    start, end = bisect_left(paths, prefix), bisect_left(paths, prefix[:-1] + "0")  # "0" > "/"
+    return [path[len(prefix) :] for path in paths[start:end]]
+
+
+@functools.lru_cache(maxsize=4096)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     parts = re.split(r"(\*\*/|\*\*|\*|\?)", pattern)
     wildcards = {"**/": "(?:[^/]+/)*", "**": ".*", "*": "[^/]*", "?": "[^/]"}
