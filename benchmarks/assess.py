@@ -18,6 +18,8 @@ SIZES = (1_000, 20_000, 200_000)
 # The issue's targets: seconds at most, per size, and linear in files.
 TARGET_SECONDS = {1_000: 1.0, 200_000: 5.0}
 LINEAR_RATIO = 1.5  # per-file cost at 200,000 over that at 20,000
+# A monorepo of the largest size, each sub-project assessed too (no target: a report).
+MONOREPO = (200_000, 100)
 
 MODULE = '''"""Feature building for part {n}."""
 
@@ -75,9 +77,10 @@ ROOT = {
 PARTS_PER_FOLDER = 50  # parts are grouped in folders, as a large repository's packages are
 
 
-def make_tree(dest: Path, files: int) -> Path:
+def make_tree(dest: Path, files: int, projects: int = 0) -> Path:
     """A repository of `files` files: the root's few, parts of ten files each, and data
-    files to make up the count."""
+    files to make up the count; with `projects`, that many of its folders of parts
+    declare a project of their own (a pyproject.toml in place of a part's notes)."""
     parts, extra = divmod(files - len(ROOT), len(PART))
     for name, text in ROOT.items():
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -90,20 +93,28 @@ def make_tree(dest: Path, files: int) -> Path:
         part.mkdir(parents=True)
         for name, text in PART.items():
             (part / name).write_text(text.replace("{n}", str(n)), encoding="utf-8")
+        if n % PARTS_PER_FOLDER == 0 and n // PARTS_PER_FOLDER < projects:
+            (part / "notes.txt").unlink()
+            (part.parent / "pyproject.toml").write_text(ROOT["pyproject.toml"], encoding="utf-8")
     return dest
 
 
-def case_name(files: int) -> str:
-    return f"assess {files:,} files"
+def case_name(files: int, projects: int = 0) -> str:
+    return f"assess {files:,} files" + (f" in {projects} projects" if projects else "")
 
 
-def setup(context: Context, sizes: tuple[int, ...] = SIZES) -> list[Case]:
+def setup(
+    context: Context, sizes: tuple[int, ...] = SIZES, monorepo: tuple[int, int] | None = MONOREPO
+) -> list[Case]:
     mlops_levels = context.scripts / "mlops-levels"
     cases = []
-    for files in sizes:
-        tree = make_tree(context.work / f"tree-{files}", files)
+    shapes = [(files, 0) for files in sizes] + ([monorepo] if monorepo else [])
+    for files, projects in shapes:
+        tree = make_tree(context.work / f"tree-{files}-{projects}", files, projects)
         command = Command([mlops_levels, "assess", tree, "--no-input", "--json"], tree, context.env)
-        cases.append(Case(case_name(files), lambda _folder, command=command: time_command(command)))
+        cases.append(
+            Case(case_name(files, projects), lambda _folder, command=command: time_command(command))
+        )
     return cases
 
 

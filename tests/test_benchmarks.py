@@ -203,8 +203,9 @@ def test_cli_start_target_names_the_slowest_case_and_needs_them_all():
 
 def test_assess_tree_holds_the_files_asked_and_is_an_ml_repository(tmp_path, capsys):
     scripts = Path(sys.executable).parent  # this environment's mlops-levels
-    [case] = assess.setup(Context(tmp_path, dict(os.environ), scripts), sizes=(1_000,))
-    tree = tmp_path / "tree-1000"
+    context = Context(tmp_path, dict(os.environ), scripts)
+    [case, monorepo] = assess.setup(context, sizes=(1_000,), monorepo=(1_000, 2))
+    tree = tmp_path / "tree-1000-0"
 
     assert sum(1 for path in tree.rglob("*") if path.is_file()) == 1_000
     assert case.name == "assess 1,000 files" and case.measure is not None
@@ -214,6 +215,11 @@ def test_assess_tree_holds_the_files_asked_and_is_an_ml_repository(tmp_path, cap
     passed = {c["id"] for c in report["criteria"] if c["status"] == "pass"}
     assert report["level"] == 0
     assert {"L0-ml-code", "L1-package", "L2-pipeline", "L2-tests", "L2-ci"} <= passed
+    assert monorepo.name == "assess 1,000 files in 2 projects"
+    assert sum(1 for path in (tmp_path / "tree-1000-2").rglob("*") if path.is_file()) == 1_000
+    assert cli_main(["assess", str(tmp_path / "tree-1000-2"), "--no-input", "--json"]) == 0
+    projects = json.loads(capsys.readouterr().out)["projects"]
+    assert [project["path"] for project in projects] == ["group0", "group1"]
 
 
 def test_assess_targets_bound_each_size_and_the_per_file_cost():
