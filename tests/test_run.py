@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,15 +54,30 @@ def test_notebooks_execute_top_to_bottom_and_save_their_outputs(installed, level
         assert "confusion_matrix.png" in figures
 
 
+@contextmanager
+def empty_tracking_store(project: Path, aside: Path) -> Iterator[None]:
+    """The project's store and artifacts moved aside, then back: other modules
+    share this installed project, and serve the champion that its pipeline
+    registered there (dvc repro would not register it again)."""
+    kept = [name for name in ("mlflow.db", "mlartifacts") if (project / name).exists()]
+    for name in kept:
+        shutil.move(project / name, aside / name)
+    try:
+        yield
+    finally:
+        shutil.rmtree(project / "mlartifacts", ignore_errors=True)
+        (project / "mlflow.db").unlink(missing_ok=True)
+        for name in kept:
+            shutil.move(aside / name, project / name)
+
+
 @pytest.mark.parametrize("level", TRACKED_LEVELS)
-def test_train_logs_params_metrics_data_commit_and_a_loadable_model(installed, level):
+def test_train_logs_params_metrics_data_commit_and_a_loadable_model(installed, level, tmp_path):
     project = installed(level)
-    shutil.rmtree(project / "mlartifacts", ignore_errors=True)
-    (project / "mlflow.db").unlink(missing_ok=True)
+    with empty_tracking_store(project, tmp_path):
+        run(project, "uv", "run", "--no-sync", "python", "-m", PACKAGE, "train")
+        [logged] = mlflow_runs(project)
 
-    run(project, "uv", "run", "--no-sync", "python", "-m", PACKAGE, "train")
-
-    [logged] = mlflow_runs(project)
     params = yaml.safe_load((project / "params.yaml").read_text())
     data_md5 = hashlib.md5((project / params["data"]["path"]).read_bytes()).hexdigest()
     dvc_md5 = yaml.safe_load((project / "data/raw/breast_cancer.csv.dvc").read_text())["outs"][0]
