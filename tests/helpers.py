@@ -112,15 +112,25 @@ def request(url: str, body: object | None = None) -> tuple[int, dict]:
 
 
 def start_service(
-    project: Path, argv: list[str], port: int, log: Path, env: dict[str, str] | None = None
+    project: Path,
+    argv: list[str],
+    port: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
+    unset: tuple[str, ...] = (),
+    until: str = "/ready",
 ) -> subprocess.Popen:
-    """Run `python argv` in the project's environment, its output to `log`, and
-    return once /ready answers 200 on `port`; fail with the log if it never does."""
-    environment = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    """Run `python argv` in the project's environment (from `cwd`, the project by
+    default, without the variables in `unset`), its output to `log`, and return
+    once `until` answers 200 on `port`; fail with the log if it never does."""
+    removed = {"VIRTUAL_ENV", *unset}
+    environment = {key: value for key, value in os.environ.items() if key not in removed}
     with log.open("w") as output:
         process = subprocess.Popen(
             [str(project / ".venv" / "bin" / "python"), *argv],
-            cwd=project,
+            cwd=cwd or project,
             env=environment | (env or {}),
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -129,7 +139,7 @@ def start_service(
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
         try:
-            if request(f"http://127.0.0.1:{port}/ready")[0] == 200:
+            if request(f"http://127.0.0.1:{port}{until}")[0] == 200:
                 return process
         except OSError:
             pass

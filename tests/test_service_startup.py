@@ -11,7 +11,6 @@ asserted: the order of events is what the tests check.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, request
+from tests.helpers import free_port, request, start_service
 
 pytestmark = pytest.mark.slow
 
@@ -61,24 +60,19 @@ def serve(project: Path, tmp_path: Path) -> Iterator[Callable[..., Service]]:
     def start(cwd: Path, env: dict[str, str]) -> Service:
         port = free_port()
         log = tmp_path / "service.log"
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"VIRTUAL_ENV", "MLFLOW_TRACKING_URI"}
-        }
-        port_args = ["--port", str(port)]
         begun = time.monotonic()
-        with log.open("w") as output:
-            process = subprocess.Popen(
-                [str(project / ".venv" / "bin" / "python"), "-m", PACKAGE, "serve", *port_args],
-                cwd=cwd,
-                env=environment | env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
+        process = start_service(
+            project,
+            ["-m", PACKAGE, "serve", "--port", str(port)],
+            port,
+            log,
+            env,
+            cwd=cwd,
+            unset=("MLFLOW_TRACKING_URI",),
+            until="/health",
+        )
         service = Service(process, f"http://127.0.0.1:{port}", log, 0.0)
         started.append(service)
-        eventually(lambda: answers(service, "/health"), service)
         service.health_seconds = time.monotonic() - begun
         print(f"\n/health first answered {service.health_seconds:.2f} s after the start")
         return service
