@@ -148,6 +148,9 @@ class PredictionLog:
             self._insert(records(batches))
         except Exception as error:
             self._drop(rows, error)
+            # A connection may hold a file deleted before its identity was
+            # known, or a broken link to a server: the next write opens anew.
+            self._close_connections()
             return
         self.written += rows
         if self.last_error:
@@ -172,11 +175,14 @@ class PredictionLog:
             logger.warning(
                 "The prediction log %s %s: opening it again", self._file.path, moved
             )
-            # The pool's connections hold the old file; new ones open the path,
-            # and create the file and its table if they are gone.
-            self._engine.dispose()
-            self._table_ready = False
+            self._close_connections()
             self.reopened += 1
+
+    def _close_connections(self) -> None:
+        # The pool's connections hold the old file; new ones open the path,
+        # and create the file and its table if they are gone.
+        self._engine.dispose()
+        self._table_ready = False
 
     def _drop(self, rows: int, error: Exception) -> None:
         with self._count_lock:
