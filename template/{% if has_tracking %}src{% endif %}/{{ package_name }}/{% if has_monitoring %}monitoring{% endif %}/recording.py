@@ -6,8 +6,8 @@ rows wait. Whatever goes wrong with the database (a full disk, a read-only
 file or folder, a server that is down) costs rows, never the service: they are
 dropped, counted in /metrics and warned about once, and the writer tries again
 with the next rows. A SQLite file that is deleted or replaced is opened again
-by its path. Only a hard kill loses rows uncounted: those still queued, at most
-one flush window.
+by its path. Only a hard kill loses rows uncounted: those still queued, which
+is one flush window while the writer keeps up.
 """
 
 import asyncio
@@ -57,6 +57,7 @@ class PredictionLog:
         self._due = threading.Event()
         # The request path adds to these and the writer takes from them.
         self._queued_rows = 0
+        self._writing_rows = 0
         self._overflowed = 0
         self._count_lock = threading.Lock()
         self._table_ready = False
@@ -72,7 +73,8 @@ class PredictionLog:
         return {
             "written": self.written,
             "dropped": self.dropped,
-            "queued": self._queued_rows,
+            # What a hard kill would lose: the rows waiting and those being written.
+            "queued": self._queued_rows + self._writing_rows,
             "reopened": self.reopened,
             "last_error": self.last_error,
         }
@@ -115,7 +117,8 @@ class PredictionLog:
             self._writer.join(timeout)
         if self._writer.is_alive():
             with self._count_lock:
-                lost, self._queued_rows = self._queued_rows, 0
+                lost = self._queued_rows + self._writing_rows
+                self._queued_rows = self._writing_rows = 0
                 self.dropped += lost
             logger.warning("The prediction log lost %d rows still queued at exit", lost)
         self._engine.dispose()
@@ -137,6 +140,7 @@ class PredictionLog:
         rows = sum(batch.row_count for batch in batches)
         with self._count_lock:
             self._queued_rows -= rows
+            self._writing_rows = rows
         if not batches:
             return
         # Any error at all: a fault of the log must cost rows, never the writer
@@ -152,6 +156,8 @@ class PredictionLog:
             # known, or a broken link to a server: the next write opens anew.
             self._close_connections()
             return
+        finally:
+            self._writing_rows = 0
         self.written += rows
         if self.last_error:
             logger.warning(
@@ -216,7 +222,7 @@ async def log_predictions(log: PredictionLog, service: Service) -> AsyncIterator
     gauges = {
         "written_rows": ("Scored rows written to the log", "written"),
         "dropped_rows": ("Scored rows that the log could not keep", "dropped"),
-        "queued_rows": ("Scored rows waiting to be written to the log", "queued"),
+        "queued_rows": ("Scored rows not yet written to the log: what a hard kill would lose", "queued"),
         "reopened": (
             "Times the log's file, deleted or replaced, was reopened",
             "reopened",
