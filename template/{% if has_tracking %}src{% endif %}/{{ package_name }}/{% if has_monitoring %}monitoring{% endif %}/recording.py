@@ -222,7 +222,10 @@ async def log_predictions(log: PredictionLog, service: Service) -> AsyncIterator
     gauges = {
         "written_rows": ("Scored rows written to the log", "written"),
         "dropped_rows": ("Scored rows that the log could not keep", "dropped"),
-        "queued_rows": ("Scored rows not yet written to the log: what a hard kill would lose", "queued"),
+        "queued_rows": (
+            "Scored rows not yet written to the log: what a hard kill would lose",
+            "queued",
+        ),
         "reopened": (
             "Times the log's file, deleted or replaced, was reopened",
             "reopened",
