@@ -108,6 +108,7 @@ ADDED_FILES: dict[int, set[str]] = {
             for overlay in ("staging", "production")
             for name in ("kustomization.yaml", "size.yaml")
         ),
+        "deploy/k8s/overlays/production/resources.yaml",
         *(
             f"src/{PACKAGE}/serving/{module}.py"
             for module in (
