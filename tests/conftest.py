@@ -83,6 +83,7 @@ TIERS = {
     "render": [
         "test_answers",
         "test_hostile_answers",
+        "test_k8s",
         "test_level_4_automation",
         "test_render",
         "test_reserved_names",

@@ -65,6 +65,7 @@ TEAM_MLFLOW = Skip("needs the team's MLflow server")
 NO_DOCKER = Skip("needs a Docker engine")
 # tests/test_team_stack.py runs these servers natively and the commands against them.
 TEAM_STACK = Skip("needs the team stack, which `docker compose up` starts")
+NO_CLUSTER = Skip("needs a Kubernetes cluster; tests/test_k8s.py renders and validates deploy/k8s")
 TOO_LITTLE_TRAFFIC = Exits(
     2, "a fresh project has logged fewer than monitoring.min_rows predictions"
 )
@@ -109,6 +110,13 @@ MARKED: dict[str, Skip | Server | Exits] = {
         TOO_LITTLE_TRAFFIC
     ),
     f"uv run {PACKAGE} monitor --since 2025-06-01T00:00:00Z": TOO_LITTLE_TRAFFIC,
+    f"kubectl create namespace {SLUG}-staging": NO_CLUSTER,
+    f"kubectl create secret generic {SLUG}-stores --namespace {SLUG}-staging"
+    " --from-env-file=.env.stores": NO_CLUSTER,
+    "bash deploy/k8s/release.sh staging ghcr.io/OWNER/REPOSITORY@sha256:DIGEST": NO_CLUSTER,
+    f"kubectl create job --from=cronjob/{SLUG}-retrain retrain-now --namespace {SLUG}-production": (
+        NO_CLUSTER
+    ),
     f'uv run {PACKAGE} rollback --reason "INC-142: precision fell after v7"': Exits(
         1, "a fresh project's first champion replaced none: there is nothing to roll back to"
     ),

@@ -91,6 +91,24 @@ ADDED_FILES: dict[int, set[str]] = {
         ".dockerignore",
         "Dockerfile",
         "compose.yaml",
+        "deploy/k8s/release.sh",
+        *(
+            f"deploy/k8s/base/{name}"
+            for name in (
+                "autoscaler.yaml",
+                "disruption-budget.yaml",
+                "kustomization.yaml",
+                "service.yaml",
+                "serving.yaml",
+                "settings.env",
+            )
+        ),
+        *(
+            f"deploy/k8s/overlays/{overlay}/{name}"
+            for overlay in ("staging", "production")
+            for name in ("kustomization.yaml", "size.yaml")
+        ),
+        "deploy/k8s/overlays/production/resources.yaml",
         *(
             f"src/{PACKAGE}/serving/{module}.py"
             for module in (
@@ -115,6 +133,8 @@ ADDED_FILES: dict[int, set[str]] = {
     4: {
         ".github/workflows/monitor.yml",  # scheduled runs for the default provider
         ".github/workflows/retrain.yml",
+        "deploy/k8s/base/monitor.yaml",
+        "deploy/k8s/base/retrain.yaml",
         "docs/runbook.md",
         *(f"src/{PACKAGE}/demo/{module}.py" for module in ("__init__", "loop", "traffic")),
         *(

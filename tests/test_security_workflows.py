@@ -89,7 +89,8 @@ def test_a_job_that_reads_a_secret_is_bound_to_an_environment(render, level):
                 for secret in re.findall(r"secrets\.(\w+)", value)
             } - {"GITHUB_TOKEN"}
             if read:
-                assert job.get("environment") in {"team-stores", "production"}, (name, job_id)
+                environments = {"team-stores", "staging", "production"}
+                assert job.get("environment") in environments, (name, job_id)
 
 
 # --- GitLab CI -----------------------------------------------------------------------
