@@ -86,15 +86,17 @@ def model_signature(
     the signature, and a retrained model keeps the one the service serves.
     """
     missing = set(features.columns[features.isna().any()]) | set(optional)
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values: here an
+        # integer column that may miss one is declared double, and predicted
+        # class labels are never missing.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains int")
+        inferred = infer_signature(features).inputs.inputs
+        outputs = infer_signature(model_output=predictions).outputs
     inputs = [
         accepting_missing(column) if column.name in missing else column
-        for column in infer_signature(features).inputs.inputs
+        for column in inferred
     ]
-    with warnings.catch_warnings():
-        # MLflow hints that integer columns cannot hold missing values. That
-        # matters for inputs; predicted class labels are never missing.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains int")
-        outputs = infer_signature(model_output=predictions).outputs
     return ModelSignature(inputs=Schema(inputs), outputs=outputs)
 
 
