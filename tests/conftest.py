@@ -99,6 +99,7 @@ TIERS = {
         "test_level_3",
         "test_level_4",
         "test_level_4_demo",
+        "test_own_data",
         "test_readme_commands",
         "test_run",
         "test_service_faults",

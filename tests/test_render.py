@@ -79,6 +79,7 @@ ADDED_FILES: dict[int, set[str]] = {
                 "test_config",
                 "test_data",
                 "test_features",
+                "pipeline/test_plots",
                 "pipeline/test_sample",
                 "pipeline/test_schema",
                 "pipeline/test_stages",

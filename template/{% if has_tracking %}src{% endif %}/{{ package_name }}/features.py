@@ -1,9 +1,11 @@
 """Feature preprocessing: turn raw columns into what the classifier needs."""
 
+from typing import Any
+
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
@@ -32,3 +34,25 @@ def build_preprocessor(features: pd.DataFrame) -> ColumnTransformer:
             ),
         ]
     )
+
+
+def imputed_columns(model: Pipeline) -> set[str]:
+    """The input columns whose missing values the fitted model's preprocessing fills.
+
+    It reads the fitted ColumnTransformer (build_preprocessor's), so a column is
+    named only when the model itself imputes it, whatever the data held.
+    """
+    imputed: set[str] = set()
+    for step in model.named_steps.values():
+        if isinstance(step, ColumnTransformer):
+            for _, transformer, columns in step.transformers_:
+                if _imputes(transformer) and not isinstance(columns, str):
+                    imputed.update(columns)
+    return imputed
+
+
+def _imputes(transformer: Any) -> bool:
+    """Whether `transformer` is an imputer or a pipeline that holds one."""
+    if isinstance(transformer, Pipeline):
+        return any(_imputes(step) for _, step in transformer.steps)
+    return isinstance(transformer, SimpleImputer)

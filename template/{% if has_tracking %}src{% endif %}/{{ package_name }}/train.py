@@ -2,6 +2,7 @@
 
 import logging
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -12,13 +13,14 @@ import mlflow.sklearn
 import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import ColSpec, DataType, Schema
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from .config import Settings
 from .data import Split, load_dataset, split_dataset
 from .evaluate import evaluate
-from .features import build_preprocessor
+from .features import build_preprocessor, imputed_columns
 from .tracking import (
     git_tags,
     local_tracking_uri,
@@ -38,6 +40,9 @@ SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
 # was trained with. Declaring the list spares MLflow from inferring it on every
 # run, which is slow.
 MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
+
+# The signature's number types; a missing value turns any of them into a double.
+NUMBER_TYPES = (DataType.integer, DataType.long, DataType.float, DataType.double)
 
 
 @dataclass(frozen=True)
@@ -69,15 +74,36 @@ def pinned_requirements() -> list[str]:
     return [f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS]
 
 
-def model_signature(features: pd.DataFrame, predictions: np.ndarray) -> ModelSignature:
-    """The columns the model takes and the labels it returns; MLflow enforces both."""
-    inputs = infer_signature(features).inputs
+def model_signature(
+    features: pd.DataFrame, predictions: np.ndarray, optional: Collection[str] = ()
+) -> ModelSignature:
+    """The columns the model takes and the labels it returns; MLflow enforces both.
+
+    `features` is the whole training frame. A column in `optional`, or one that
+    has missing values there, accepts a missing value; such a column, when it
+    is numeric, is typed double, since a missing number arrives as NaN. So
+    neither which rows a split held out nor where values are missing changes
+    the signature, and a retrained model keeps the one the service serves.
+    """
+    missing = set(features.columns[features.isna().any()]) | set(optional)
     with warnings.catch_warnings():
-        # MLflow hints that integer columns cannot hold missing values. That
-        # matters for inputs; predicted class labels are never missing.
+        # MLflow hints that integer columns cannot hold missing values: here an
+        # integer column that may miss one is declared double, and predicted
+        # class labels are never missing.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains int")
+        inferred = infer_signature(features).inputs.inputs
         outputs = infer_signature(model_output=predictions).outputs
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    inputs = [
+        accepting_missing(column) if column.name in missing else column
+        for column in inferred
+    ]
+    return ModelSignature(inputs=Schema(inputs), outputs=outputs)
+
+
+def accepting_missing(column: ColSpec) -> ColSpec:
+    """`column`, optional, and typed double if it holds numbers."""
+    kind = DataType.double if column.type in NUMBER_TYPES else column.type
+    return ColSpec(type=kind, name=column.name, required=False)
 
 
 def is_not_pip_notice(record: logging.LogRecord) -> bool:
@@ -97,7 +123,9 @@ def log_model(model: Pipeline, features: pd.DataFrame) -> str:
         info = mlflow.sklearn.log_model(
             model,
             name="model",
-            signature=model_signature(features, model.predict(features)),
+            signature=model_signature(
+                features, model.predict(features), optional=imputed_columns(model)
+            ),
             input_example=features.head(5),
             pip_requirements=pinned_requirements(),
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
@@ -120,7 +148,8 @@ def train(settings: Settings) -> TrainResult:
         model.fit(split.X_train, split.y_train)
         metrics = evaluate(model, split.X_test, split.y_test)
         mlflow.log_metrics(metrics)
-        model_uri = log_model(model, split.X_train)
+        # The signature comes from every row, so the split cannot change it.
+        model_uri = log_model(model, dataset.features)
     return TrainResult(
         run_id=run.info.run_id,
         experiment_id=experiment_id,

@@ -8,7 +8,8 @@ log and labels, so it never touches the team's registry:
 3. send normal traffic: `monitor` finds no drift;
 4. send drifted traffic and label it: every number 30% larger, as after an
    instrument's recalibration, yet within the range the training data spans,
-   so the data contract cannot catch it: `monitor` finds the drift;
+   so the data contract cannot catch it, and every text column's rarest value
+   everywhere: `monitor` finds the drift;
 5. `retrain` on the reference plus the labelled rows; the gate promotes;
 6. the service swaps the new champion in while traffic keeps flowing, and no
    request fails.
@@ -38,6 +39,7 @@ from .traffic import (
     SEED,
     DemoFailed,
     Traffic,
+    batch_size,
     call,
     drifted,
     send,
@@ -46,7 +48,10 @@ from .traffic import (
     write_labels,
 )
 
+# Rows each phase sends: a share of the data, so that the drifted rows weigh
+# enough in the retraining of a large data set, and at least ROWS_PER_PHASE.
 ROWS_PER_PHASE = 300
+PHASE_SHARE = 0.25
 
 
 def say(step: str, message: str) -> None:
@@ -112,19 +117,28 @@ def run_loop(settings: Settings, folder: Path, timeout: float) -> None:
         retrain_during_traffic(scratch, params_file, url, timeout)
 
 
+def phase_rows(reference: pd.DataFrame) -> int:
+    return max(ROWS_PER_PHASE, round(len(reference) * PHASE_SHARE))
+
+
 def send_and_monitor(settings: Settings, params_file: Path, url: str) -> None:
     """Normal traffic, which does not drift, then drifted and labelled traffic."""
     reference = load_dataset(settings.data_file, settings.data.target)
+    rows = phase_rows(reference.frame)
+    batch = batch_size(rows, settings.serving.max_batch_size)
     since = datetime.now(UTC)
-    send(url, reference.features.sample(ROWS_PER_PHASE, random_state=SEED))
+    normal = reference.features.sample(
+        rows, replace=rows > len(reference.frame), random_state=SEED
+    )
+    send(url, normal, batch)
     code, summary = monitor(params_file, since)
     say("monitor", f"normal traffic: {verdict(summary)} (exit {code})")
     if code != 0:
         raise DemoFailed("monitor found drift in normal traffic")
 
     since = datetime.now(UTC)
-    rows, labels = drifted(reference, ROWS_PER_PHASE)
-    write_labels(send(url, rows), labels, settings.root / "labels.csv")
+    features, labels = drifted(reference, rows)
+    write_labels(send(url, features, batch), labels, settings.root / "labels.csv")
     code, summary = monitor(params_file, since)
     say("monitor", f"drifted traffic, labelled: {verdict(summary)} (exit {code})")
     if code != 1:

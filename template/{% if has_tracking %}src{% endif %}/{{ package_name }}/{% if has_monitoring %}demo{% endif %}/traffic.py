@@ -25,6 +25,8 @@ PACKAGE = __package__.rpartition(".")[0]
 DRIFT = 1.3
 NOISE = 0.03
 BATCH = 10
+# About how many requests a phase of the demo's traffic takes, whatever its rows.
+REQUESTS_PER_PHASE = 30
 SEED = 7
 
 
@@ -91,12 +93,23 @@ def wait_until_ready(
             time.sleep(0.2)
 
 
-def send(url: str, rows: pd.DataFrame) -> list[dict]:
-    """Send the rows in batches; return each batch's answer."""
-    records = rows.to_dict(orient="records")
+def records(rows: pd.DataFrame) -> list[dict]:
+    """The rows as JSON objects, a missing value as null (JSON has no NaN)."""
+    return rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
+
+
+def batch_size(rows: int, max_batch_size: int) -> int:
+    """Rows per request: BATCH, or more for many rows, so that a phase takes
+    about REQUESTS_PER_PHASE requests, within the service's limit."""
+    return min(max(BATCH, rows // REQUESTS_PER_PHASE), max_batch_size)
+
+
+def send(url: str, rows: pd.DataFrame, batch: int = BATCH) -> list[dict]:
+    """Send the rows in batches of `batch`; return each batch's answer."""
+    body = records(rows)
     return [
-        call(f"{url}/predict", {"rows": records[start : start + BATCH]})
-        for start in range(0, len(records), BATCH)
+        call(f"{url}/predict", {"rows": body[start : start + batch]})
+        for start in range(0, len(body), batch)
     ]
 
 
@@ -104,7 +117,8 @@ def drifted(reference: Dataset, rows: int) -> tuple[pd.DataFrame, pd.Series]:
     """Drifted rows, and their labels, which the drift does not change.
 
     Rows of the reference with every number scaled by DRIFT, give or take
-    NOISE, and kept within the reference's range.
+    NOISE, and kept within the reference's range; every text value replaced by
+    its column's rarest one. Missing values stay missing.
     """
     sample = reference.frame.sample(rows, replace=True, random_state=SEED)
     features = sample.drop(columns=reference.target).reset_index(drop=True)
@@ -113,7 +127,16 @@ def drifted(reference: Dataset, rows: int) -> tuple[pd.DataFrame, pd.Series]:
     factor = rng.normal(DRIFT, DRIFT * NOISE, size=(rows, len(numbers)))
     low, high = reference.features[numbers].min(), reference.features[numbers].max()
     features[numbers] = (features[numbers] * factor).clip(low, high, axis="columns")
+    for column in features.columns.difference(numbers):
+        features[column] = rarest_category(features[column])
     return features, sample[reference.target]
+
+
+def rarest_category(values: pd.Series) -> pd.Series:
+    """Each value replaced by the column's rarest one: the same categories, in
+    proportions the training data never had."""
+    rarest = values.value_counts(ascending=True).index[0]
+    return values.where(values.isna(), rarest)
 
 
 def write_labels(answers: list[dict], labels: pd.Series, path: Path) -> None:
@@ -134,7 +157,7 @@ class Traffic(threading.Thread):
     def __init__(self, url: str, rows: pd.DataFrame) -> None:
         super().__init__(daemon=True)
         self.url = url
-        self.rows = rows.to_dict(orient="records")
+        self.rows = records(rows)
         self.versions: Counter[str] = Counter()
         self.failures: list[str] = []
         self.stopping = threading.Event()

@@ -23,6 +23,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from ..data import check_classes
+
 COLUMNS = {
     "mean radius": pa.Column(float, pa.Check.in_range(6.9, 29.0)),
     "mean texture": pa.Column(float, pa.Check.in_range(9.7, 40.0)),
@@ -156,7 +158,12 @@ def _plain(value: object) -> object:
 
 
 def suggest_columns(frame: pd.DataFrame, target: str) -> str:
-    """Python source of a COLUMNS mapping that `frame` meets, to paste above."""
+    """Python source of a COLUMNS mapping that `frame` meets, to paste above.
+
+    ValueError when `target` holds quantities: the project only classifies.
+    """
+    if target in frame.columns:
+        check_classes(frame[target])
     lines = ["COLUMNS = {"]
     for name in frame.columns:
         rule = _suggest_column(frame[name], is_target=name == target)

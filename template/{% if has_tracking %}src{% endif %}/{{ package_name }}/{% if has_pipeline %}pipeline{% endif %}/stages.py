@@ -41,6 +41,9 @@ from .schema import check_contract
 
 # The package this subpackage belongs to, where serving/ is, when it exists.
 PACKAGE = __package__.rpartition(".")[0]
+# The most rows a plot's CSV holds, and the seed of the rows it samples.
+MAX_PLOT_POINTS = 1000
+PLOT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -97,23 +100,20 @@ def evaluate_stage(
     metrics = evaluate(model, rows.features, rows.labels)
     write_metrics(metrics, out.metrics)
     write_plots(model, rows, out.plots)
-    run_id = log_run(settings, model, rows, metrics, out.plots)
+    run_id = log_run(settings, model, metrics, out.plots)
     # The stages after this one take the run by its id, from this file.
     write_json({"run_id": run_id}, out.run)
     return Evaluation(run_id=run_id, metrics=metrics)
 
 
 def log_run(
-    settings: Settings,
-    model: Pipeline,
-    rows: Dataset,
-    metrics: dict[str, float],
-    plots_dir: Path,
+    settings: Settings, model: Pipeline, metrics: dict[str, float], plots_dir: Path
 ) -> str:
     """Record the pipeline run in MLflow as `train` records its runs; return its id.
 
     The data logged is the raw CSV the pipeline started from (its path and MD5,
-    the hash in its .dvc file), not the split that prepare wrote.
+    the hash in its .dvc file), not the split that prepare wrote; the model's
+    signature comes from all of its rows too, so the split cannot change it.
     """
     raw = load_dataset(settings.data_file, settings.data.target)
     experiment_id = start_tracking(settings.root, settings.tracking.experiment)
@@ -123,7 +123,7 @@ def log_run(
         log_dataset(raw, settings.data.path)
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(plots_dir), artifact_path="plots")
-        log_model(model, rows.features)
+        log_model(model, raw.features)
     return run.info.run_id
 
 
@@ -218,20 +218,34 @@ def write_metrics(metrics: dict[str, float], path: Path) -> None:
 
 
 def write_plots(model: Pipeline, rows: Dataset, folder: Path) -> None:
-    """The data of the plots that dvc.yaml defines: ROC, precision-recall, confusion."""
+    """The data of the plots that dvc.yaml defines: ROC, precision-recall, confusion.
+
+    Each file holds at most MAX_PLOT_POINTS rows, whatever the data's size, so
+    that git keeps them small: the curves keep evenly spaced points, ends
+    included, and the confusion matrix a fixed random sample of the rows.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     actual, scores = positive_scores(model, rows)
     fpr, tpr, _ = roc_curve(actual, scores)
     precision, recall, _ = precision_recall_curve(actual, scores)
-    write_csv(pd.DataFrame({"fpr": fpr, "tpr": tpr}), folder / "roc.csv")
-    write_csv(
-        pd.DataFrame({"recall": recall, "precision": precision}),
-        folder / "precision_recall.csv",
-    )
+    roc = pd.DataFrame({"fpr": fpr, "tpr": tpr})
+    curve = pd.DataFrame({"recall": recall, "precision": precision})
+    write_csv(evenly_spaced(roc), folder / "roc.csv")
+    write_csv(evenly_spaced(curve), folder / "precision_recall.csv")
     predictions = pd.DataFrame(
         {"actual": rows.labels.to_numpy(), "predicted": model.predict(rows.features)}
     )
+    if len(predictions) > MAX_PLOT_POINTS:
+        predictions = predictions.sample(MAX_PLOT_POINTS, random_state=PLOT_SEED)
     write_csv(predictions, folder / "predictions.csv")
+
+
+def evenly_spaced(points: pd.DataFrame) -> pd.DataFrame:
+    """At most MAX_PLOT_POINTS of a curve's points, evenly spaced, both ends kept."""
+    if len(points) <= MAX_PLOT_POINTS:
+        return points
+    kept = np.unique(np.linspace(0, len(points) - 1, MAX_PLOT_POINTS).round())
+    return points.iloc[kept.astype(int)]
 
 
 def positive_scores(model: Pipeline, rows: Dataset) -> tuple[np.ndarray, np.ndarray]:

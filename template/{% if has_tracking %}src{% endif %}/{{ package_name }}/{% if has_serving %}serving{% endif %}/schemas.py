@@ -3,7 +3,9 @@ the answers of every route.
 
 A request is checked against the columns of the model being served (names,
 types, nothing missing, nothing else), so its schema is made when a model
-loads rather than written here.
+loads rather than written here. A column the signature marks optional, one
+whose missing values the model imputes, takes null; its key is still required,
+so that a misspelt or forgotten column is refused rather than imputed.
 """
 
 from datetime import datetime
@@ -84,14 +86,13 @@ class Status(BaseModel):
 
 
 def row_model(columns: list[ColSpec]) -> type[BaseModel]:
-    """One row of /predict: exactly the model's columns, each of its type."""
+    """One row of /predict: exactly the model's columns, each of its type, or
+    null where the signature makes the column optional."""
     fields: dict[str, Any] = {}
     for position, column in enumerate(columns):
         kind = COLUMN_TYPES[column.type]
-        if column.required:
-            fields[f"column_{position}"] = (kind, Field(alias=column.name))
-        else:
-            fields[f"column_{position}"] = (kind | None, Field(None, alias=column.name))
+        nullable = kind if column.required else kind | None
+        fields[f"column_{position}"] = (nullable, Field(alias=column.name))
     return create_pydantic_model(
         "Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
     )
