@@ -46,6 +46,7 @@ ADDED_FILES: dict[int, set[str]] = {
         ".dvcignore",
         ".env.example",
         "data/raw/breast_cancer.csv.dvc",
+        "notebooks/03-train-with-the-package.ipynb",
         *(
             f"src/{PACKAGE}/{module}.py"
             for module in (

@@ -83,13 +83,26 @@ PARAMS = [
     (0, "  test_size: 0.2", "  test_size: 0.25"),
     (1, "  seed: 42", "  seed: 7"),
     (2, "  max_iter: 1000", "  max_iter: 2000"),
+    (3, "  margin: 0.002", "  margin: 0.005"),
 ]
 EXPECTED_PARAMS = {
     "  C: 0.5": ("model", "C", 0.5),
     "  test_size: 0.25": ("split", "test_size", 0.25),
     "  seed: 7": ("split", "seed", 7),
     "  max_iter: 2000": ("model", "max_iter", 2000),
+    "  margin: 0.005": ("registry", "margin", 0.005),
 }
+# A cell of the team's own, appended to the level-0 training notebook.
+OUR_CELL = {
+    "cell_type": "code",
+    "execution_count": None,
+    "id": "our-report",
+    "metadata": {},
+    "outputs": [],
+    "source": ["print(f\"F1 for the retention team: {metrics['f1']:.3f}\")"],
+}
+# The level-0 notebooks as the team commits them: one run with its outputs, one with a cell.
+OUR_NOTEBOOKS = ("notebooks/01-explore.ipynb", "notebooks/02-train.ipynb")
 
 
 def replace_line(path: Path, old: str, new: str) -> None:
@@ -113,12 +126,43 @@ def append(path: Path, text: str) -> None:
         file.write(text)
 
 
+def store_outputs(notebook: Path) -> None:
+    """What Jupyter saves after a run: each code cell's count and a long output."""
+    content = json.loads(notebook.read_text(encoding="utf-8"))
+    code = [cell for cell in content["cells"] if cell["cell_type"] == "code"]
+    for count, cell in enumerate(code, start=1):
+        cell["execution_count"] = count
+        text = [f"cell {count}, line {line}\n" for line in range(200)]
+        cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": text}]
+    notebook.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+
+
+def add_cell(notebook: Path, cell: dict[str, Any]) -> None:
+    content = json.loads(notebook.read_text(encoding="utf-8"))
+    content["cells"].append(cell)
+    notebook.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+
+
+def our_stage(level: int) -> str:
+    """A stage of the team's own, appended at the end of dvc.yaml's `stages:`."""
+    return (
+        f"\n  our_copy_{level}:\n"
+        "    # The retention team's copy of the sample, for its own report.\n"
+        f"    cmd: python -m {PACKAGE} sample data/raw/our_copy_{level}.csv\n"
+        f"    outs:\n      - data/raw/our_copy_{level}.csv\n"
+    )
+
+
 def make_edits(project: Path, level: int) -> None:
     """What a team does to its project while at `level`, committed."""
     readme = project / "README.md"
     if level == 0:
         description = CONFIG["description"]["default"]
         replace_line(readme, description, DESCRIPTION)
+        store_outputs(project / OUR_NOTEBOOKS[0])
+        add_cell(project / OUR_NOTEBOOKS[1], OUR_CELL)
+    if (project / "dvc.yaml").is_file():
+        append(project / "dvc.yaml", our_stage(level))
     append(readme, f"\n## Team notes (level {level})\n\nThe weekly list goes to retention.\n")
     add_dependency(project / "pyproject.toml", DEPENDENCY[level])
     notebook = project / "notebooks" / f"{10 + level}-our-analysis.ipynb"
@@ -154,11 +198,27 @@ def assert_edits_kept(project: Path, made_up_to: int) -> None:
         if made_at <= made_up_to:
             section, key, value = EXPECTED_PARAMS[new]
             assert params[section][key] == value, f"params.yaml {section}.{key}"
+    explore = json.loads((project / OUR_NOTEBOOKS[0]).read_text())
+    code = [cell for cell in explore["cells"] if cell["cell_type"] == "code"]
+    assert code and all(len(cell["outputs"][0]["text"]) == 200 for cell in code)
+    assert json.loads((project / OUR_NOTEBOOKS[1]).read_text())["cells"][-1] == OUR_CELL
+    if made_up_to >= 2:
+        stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+        ours = [name for name in stages if name.startswith("our_copy_")]
+        assert ours == [f"our_copy_{level}" for level in range(2, made_up_to + 1)]
     if made_up_to >= 1:
         assert OUR_MODEL in (project / "src" / PACKAGE / "train.py").read_text()
 
 
-EDITED = {"README.md", "pyproject.toml", "params.yaml", ".gitignore", f"src/{PACKAGE}/train.py"}
+EDITED = {
+    "README.md",
+    "pyproject.toml",
+    "params.yaml",
+    ".gitignore",
+    f"src/{PACKAGE}/train.py",
+    "dvc.yaml",
+    *OUR_NOTEBOOKS,
+}
 # uv.lock follows pyproject.toml, which the user edited: it locks their dependency too.
 DERIVED = {"uv.lock"}
 
@@ -307,6 +367,8 @@ def test_chain_keeps_every_edit_at_every_step(
     timings = {}
     for current, target in STEPS:
         make_edits(project, current)
+        if current == 0:
+            notebooks = {name: (project / name).read_bytes() for name in OUR_NOTEBOOKS}
         data = [f"ci_provider={provider}"] if target >= CI_FROM else []
         answers = [arg for pair in data for arg in ("--data", pair)]
         began = time.perf_counter()
@@ -334,6 +396,7 @@ def test_chain_keeps_every_edit_at_every_step(
         assert_edits_kept(project, made_up_to=current)
         assert_matches_a_fresh_project(project, target, tmp_path, data)
         assert {name: (project / name).read_bytes() for name in data_files} == data_files
+        assert {name: (project / name).read_bytes() for name in OUR_NOTEBOOKS} == notebooks
         if tool == "cli" and (project / "tests").is_dir():
             run(project, "uv", "sync", "--compile-bytecode", "--quiet")
             run(project, "uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider")
