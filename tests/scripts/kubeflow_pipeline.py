@@ -4,7 +4,7 @@ A generated Kubeflow project ships its compiled pipeline.yaml, and its CI checks
 that the file is current. This renders a level-2 and a level-3 project, compiles
 each one's pipeline/kubeflow.py, and merges the two files into one template: the
 level-3 steps under `has_serving`, the names as Jinja, the rest kept raw (KFP's
-placeholders look like Jinja). Run it after changing kubeflow.py.jinja:
+placeholders look like Jinja). Run it after changing pipeline/kubeflow.py:
 
     uv run --with 'kfp>=2.17,<2.18' python tests/scripts/kubeflow_pipeline.py
 """
@@ -20,9 +20,15 @@ from copier import run_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = ROOT / "template" / "{% if has_kubeflow %}pipeline.yaml{% endif %}.jinja"
-# A name whose package and slug differ, and appear nowhere else in the file.
-ANSWERS = {"project_name": "Kfp Probe", "orchestrator": "kubeflow"}
-NAMES = {"kfp_probe": "{{ package_name }}", "kfp-probe": "{{ project_slug }}"}
+# Names that differ from one another and appear nowhere else in the file: the
+# slug names the experiment and the registered model (params.yaml), the package
+# the code, the image and the pipeline.
+ANSWERS = {"project_name": "Kfp Probe", "package_name": "kfp_pkg", "orchestrator": "kubeflow"}
+NAMES = {
+    "kfp_pkg": "{{ package_name }}",
+    "kfp-pkg": "{{ package_name | replace('_', '-') }}",
+    "kfp-probe": "{{ project_slug }}",
+}
 
 
 def compiled(level: int, folder: Path) -> list[str]:
@@ -30,7 +36,7 @@ def compiled(level: int, folder: Path) -> list[str]:
     run_copy(str(ROOT), project, data={**ANSWERS, "level": level}, defaults=True, quiet=True)
     environment = {**os.environ, "PYTHONPATH": str(project / "src")}
     subprocess.run(
-        [sys.executable, "-m", "kfp_probe.pipeline.kubeflow"],
+        [sys.executable, "-m", "kfp_pkg.pipeline.kubeflow"],
         cwd=project,
         env=environment,
         check=True,
