@@ -95,6 +95,7 @@ TIERS = {
     ],
     "project": [
         "test_first_push",
+        "test_kubeflow",
         "test_level_2",
         "test_level_3",
         "test_level_4",

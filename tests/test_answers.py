@@ -29,6 +29,10 @@ COPIER = [sys.executable, "-m", "copier"]
         ({"author_email": "a@b"}, '"a@b" is not an email address'),
         ({"author_name": ""}, "The author name must not be empty."),
         ({"description": "one\ntwo"}, "The description must be one line of text"),
+        (
+            {"level": 2, "orchestrator": "airflow"},
+            "'airflow' is not in ['dvc', 'kubeflow']",
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) else next(iter(value)),
 )

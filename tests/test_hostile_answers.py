@@ -131,8 +131,9 @@ def source():
     field=st.sampled_from(sorted(ANSWERS)),
     data=st.data(),
     level=st.sampled_from(LEVELS),
+    orchestrator=st.sampled_from(["dvc", "kubeflow"]),
 )
-def test_hostile_answer_is_refused_or_lands_verbatim(source, field, data, level):
+def test_hostile_answer_is_refused_or_lands_verbatim(source, field, data, level, orchestrator):
     value = data.draw(ANSWERS[field], label=field)
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder) / "project"
@@ -140,7 +141,7 @@ def test_hostile_answer_is_refused_or_lands_verbatim(source, field, data, level)
             run_copy(
                 source.url,
                 project,
-                data={field: value, "level": level},
+                data={field: value, "level": level, "orchestrator": orchestrator},
                 vcs_ref=source.ref,
                 defaults=True,
                 quiet=True,

@@ -172,6 +172,7 @@ LAYOUT_VARIANTS = [(level, {}) for level in LEVELS] + [
     (2, {"ci_provider": "gitlab"}),
     (3, {"ci_provider": "none"}),
     (4, {"ci_provider": "gitlab"}),
+    (4, {"orchestrator": "kubeflow"}),
     (0, {"license": "Proprietary"}),
 ]
 

@@ -179,19 +179,34 @@ SCHEDULE_FILES = {
     "none": set(),
 }
 SCHEDULE_LEVELS = [level for level in LEVELS if level >= 4]
+# The files of each orchestrator, from the level that asks which one runs the pipeline.
+ORCHESTRATOR_FILES = {
+    "dvc": set(),
+    "kubeflow": {
+        "pipeline.yaml",
+        f"src/{PACKAGE}/pipeline/kubeflow.py",
+        "tests/pipeline/test_kubeflow.py",
+    },
+}
+ORCHESTRATOR_LEVELS = [level for level in LEVELS if level >= first_level("orchestrator")]
 
 # Renders whose every file is checked: each level with the default answers, and
-# each level with CI with each other CI provider.
-VARIANTS = [(level, {}) for level in LEVELS] + [
-    (level, {"ci_provider": provider}) for level in CI_LEVELS for provider in ("gitlab", "none")
-]
+# each level with CI with each other CI provider, and with each other orchestrator.
+VARIANTS = (
+    [(level, {}) for level in LEVELS]
+    + [(level, {"ci_provider": provider}) for level in CI_LEVELS for provider in ("gitlab", "none")]
+    + [(level, {"orchestrator": "kubeflow"}) for level in ORCHESTRATOR_LEVELS]
+)
 VARIANT_IDS = ["-".join([str(level), *answers.values()]) for level, answers in VARIANTS]
 
-UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+# `${{` is GitHub's expression syntax and `{{$` KFP's placeholders (pipeline.yaml).
+UNRENDERED = re.compile(r"(?<!\$)\{\{(?!\$)|\{%|\{#")
 
 
-def expected_files(level: int, ci_provider: str = "github") -> set[str]:
+def expected_files(level: int, ci_provider: str = "github", orchestrator: str = "dvc") -> set[str]:
     files = set().union(*(ADDED_FILES[n] for n in range(level + 1)))
+    if level in ORCHESTRATOR_LEVELS:
+        files |= ORCHESTRATOR_FILES[orchestrator]
     if level in CI_LEVELS:
         files = files - CI_FILES["github"] | CI_FILES[ci_provider]
     if level in CD_LEVELS:
@@ -226,6 +241,23 @@ def test_ci_provider_decides_the_ci_files(render, level, ci_provider):
     files = {str(path.relative_to(project)) for path in project_files(project)}
 
     assert files == expected_files(level, ci_provider)
+
+
+@pytest.mark.parametrize("level", ORCHESTRATOR_LEVELS)
+def test_orchestrator_decides_the_pipeline_files(render, level):
+    project = render(level, orchestrator="kubeflow")
+
+    files = {str(path.relative_to(project)) for path in project_files(project)}
+
+    assert files == expected_files(level, orchestrator="kubeflow")
+
+
+def test_orchestrator_adds_nothing_below_level_2(render):
+    project = render(1, orchestrator="kubeflow")
+
+    files = {str(path.relative_to(project)) for path in project_files(project)}
+
+    assert files == expected_files(1)
 
 
 @pytest.mark.parametrize("level", [level for level in LEVELS if level not in CI_LEVELS])
@@ -382,7 +414,8 @@ def test_every_module_of_the_generated_package_is_plain_python_in_the_template(r
     """The package's modules are not templates: each file in template/ is the module itself,
     so it reads, lints and diffs as plain Python. A level's extra behaviour comes from the
     subpackages its folder names gate, never from Jinja inside a module."""
-    project = render(LEVELS[-1])
+    # The orchestrator with a module of its own, so that every module is rendered.
+    project = render(LEVELS[-1], orchestrator="kubeflow")
     source = REPO / "template" / "{% if has_tracking %}src{% endif %}" / "{{ package_name }}"
     modules = {}
     for path in source.rglob("*"):

@@ -829,3 +829,26 @@ def test_project_from_one_home_upgrades_from_another(tmp_path, monkeypatch, caps
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert (answers["level"], answers["_src_path"]) == (1, recorded)
     assert (tmp_path / "b" / ".cache" / "mlops-levels" / "template").is_dir()
+
+
+def test_template_with_data_switches_the_orchestrator_and_keeps_edits(tmp_path, capsys):
+    """At the same template version, --data changes an answer: a dvc project at level 2
+    becomes a Kubeflow one, in one commit that keeps the team's edits."""
+    project = new_project(tmp_path, level=2)
+    append(project / "README.md", "\n## Team notes\n\nOurs.\n")
+    replace_line(project / "params.yaml", "  C: 1.0", "  C: 0.5")
+    commit(project, "Our edits")
+
+    code, _, err = upgrade(
+        capsys, str(project), "--template", "--yes", "--data", "orchestrator=kubeflow"
+    )
+
+    assert code == 0, err
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["orchestrator"], answers["level"]) == ("kubeflow", 2)
+    assert (project / "pipeline.yaml").is_file()
+    assert (project / "src" / PACKAGE / "pipeline" / "kubeflow.py").is_file()
+    assert (project / "dvc.yaml").is_file()
+    assert (project / "README.md").read_text().endswith("\n## Team notes\n\nOurs.\n")
+    assert "  C: 0.5" in (project / "params.yaml").read_text().split("\n")
+    assert git(project, "status", "--porcelain") == ""

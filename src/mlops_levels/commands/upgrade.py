@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument(
         "--template",
         action="store_true",
-        help="stay at this level and take the template version this mlops-levels carries",
+        help="stay at this level and take the template version this mlops-levels carries; "
+        "with --data, change an answer too (e.g. --data orchestrator=kubeflow)",
     )
     parser.add_argument(
         "--dry-run",
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return OK
     source = preflight.template_source(project)
     ref = preflight.newest_version(project, source) if args.template else CURRENT
-    if args.template and ref == project.version:
+    # At the same version, --data still changes an answer: e.g. the orchestrator.
+    if args.template and ref == project.version and not data:
         print(f"{project.path} already has template version {ref}, the one this mlops-levels has.")
         return OK
     walk = [steps.Step(ladder[level], ref, template=args.template) for level in levels]
