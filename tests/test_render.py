@@ -96,6 +96,7 @@ ADDED_FILES: dict[int, set[str]] = {
             for module in (
                 "__init__",
                 "app",
+                "inputs",
                 "limits",
                 "loader",
                 "metrics",
