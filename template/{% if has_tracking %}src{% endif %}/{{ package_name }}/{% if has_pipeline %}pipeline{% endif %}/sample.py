@@ -51,8 +51,9 @@ def get_data(root: Path, data_path: str) -> str:
     pulled = subprocess.run(["dvc", "pull", data_path], cwd=root, check=False)
     if pulled.returncode != 0:
         raise ValueError(
-            f"`dvc pull {data_path}` failed: CI needs a DVC remote that it can "
-            "reach (`uv run dvc remote add -d shared <url>`), with its credentials "
-            'as secrets; README.md, "CI", has the steps.'
+            f"`dvc pull {data_path}` failed (above): version the file with DVC "
+            f"(`uv run dvc add {data_path}`, then `uv run dvc push`) in a remote "
+            "that CI can reach (`uv run dvc remote add -d shared <url>`), with its "
+            'credentials as secrets; README.md, "CI", has the steps.'
         )
     return f"pulled {data_path} with DVC"
