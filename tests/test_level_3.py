@@ -10,7 +10,10 @@ the Dockerfile is linted and its CMD runs in the project's environment.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -250,3 +254,111 @@ def test_generated_test_suite_passes(project, gate):
     print(f"\ngenerated test suite, level 3: {seconds:.1f} s\n{result.stdout.splitlines()[-1]}")
     assert " passed" in result.stdout
     assert "skipped" not in result.stdout
+
+
+# --- A team's own data --------------------------------------------------------------
+
+
+def own_data(path: Path) -> None:
+    """A CSV that is not the sample: other columns, another target's name."""
+    rng = np.random.default_rng(0)
+    label = np.arange(200) % 2
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.normal(label * 2.0, 1.0).round(4),
+            "spend": rng.normal(0.0, 1.0, 200).round(4),
+            "visits": rng.integers(0, 10, 200),
+            "churned": label,
+        }
+    )
+    frame.to_csv(path, index=False)
+
+
+def in_copy(copy: Path, original: Path, *command: str) -> subprocess.CompletedProcess:
+    """Run a command in the copy with the original's environment, which no copy
+    can use itself (its scripts and its editable install name the original):
+    the copy's src/ comes first on the path, so its code is what runs."""
+    env = {
+        **os.environ,
+        "PATH": f"{original / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(copy / "src"),
+    }
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        command, cwd=copy, capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+
+
+def test_a_changed_margin_and_a_switch_of_data_keep_the_pipeline_green(project, gate, tmp_path):
+    """Issue 17: a new registry.margin reruns the gate, which decides again; data
+    with other columns, with the contract the README generates, meets a gate that
+    names the new registry.model_name; once set, the pipeline and the generated
+    tests pass on that data."""
+    copy = tmp_path / "churn-model"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".venv"), symlinks=True)
+    # New runs write their artifacts to the copy, not to the shared project's.
+    with sqlite3.connect(copy / "mlflow.db") as db:
+        db.execute(
+            "UPDATE experiments SET artifact_location = replace(artifact_location, ?, ?)",
+            (project.as_uri(), copy.as_uri()),
+        )
+    params = copy / "params.yaml"
+    params.write_text(params.read_text().replace("margin: 0.002", "margin: 0.05"))
+
+    rerun = in_copy(copy, project, "python", "-m", "dvc", "repro")
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "Running stage 'promote'" in rerun.stdout
+    assert "Running stage 'register'" not in rerun.stdout
+    assert "stays champion" in rerun.stdout
+
+    own_data(copy / "data" / "raw" / "own.csv")
+    contract = in_copy(
+        copy,
+        project,
+        "python",
+        "-m",
+        PACKAGE,
+        "contract",
+        "data/raw/own.csv",
+        "--target",
+        "churned",
+    )
+    assert contract.returncode == 0, contract.stderr
+    schema = copy / "src" / PACKAGE / "pipeline" / "schema.py"
+    text = schema.read_text()
+    start, end = text.index("COLUMNS = {"), text.index("\n}\n", text.index("COLUMNS = {"))
+    schema.write_text(text[:start] + contract.stdout.strip() + text[end + 2 :])
+    params.write_text(
+        params.read_text()
+        .replace("path: data/raw/breast_cancer.csv", "path: data/raw/own.csv")
+        .replace("target: target", "target: churned")
+    )
+
+    refused = in_copy(copy, project, "python", "-m", "dvc", "repro")
+
+    assert refused.returncode != 0
+    assert "the input columns changed: 30 gone: mean radius" in refused.stderr
+    assert "3 new: tenure, spend, visits" in refused.stderr
+    assert "set `registry.model_name: churn-model-v2` in params.yaml" in refused.stderr
+
+    params.write_text(
+        params.read_text().replace('model_name: "churn-model"', 'model_name: "churn-model-v2"')
+    )
+    switched = in_copy(copy, project, "python", "-m", "dvc", "repro")
+
+    assert switched.returncode == 0, switched.stdout + switched.stderr
+    assert "first model" in switched.stdout
+    # The generated tests that read the data and the contract; the rest of the
+    # suite runs in test_generated_test_suite_passes.
+    tests = in_copy(
+        copy,
+        project,
+        *("python", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"),
+        "tests/pipeline/test_stages.py::test_the_stages_of_dvc_yaml_run_end_to_end",
+        "tests/pipeline/test_stages.py::test_prepare_stops_on_bad_data_and_names_the_column",
+        "tests/pipeline/test_sample.py",
+        "tests/test_config.py",
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "data.path, data/raw/own.csv, is not the sample" in tests.stdout

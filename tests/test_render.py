@@ -116,6 +116,7 @@ ADDED_FILES: dict[int, set[str]] = {
             for module in (
                 "__init__",
                 "app",
+                "inputs",
                 "limits",
                 "loader",
                 "metrics",

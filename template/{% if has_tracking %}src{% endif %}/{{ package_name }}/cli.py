@@ -150,6 +150,11 @@ COMMANDS = [
         takes_params=False,
     ),
     Command(
+        "get-data",
+        "get data.path: rebuild the sample, or `dvc pull` your own data (CI)",
+        needs="pipeline",
+    ),
+    Command(
         "contract",
         "print a data contract (schema.py's COLUMNS) that a CSV meets",
         [

@@ -148,6 +148,18 @@ def run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_get_data(args: argparse.Namespace) -> int:
+    """Get the data that params.yaml names (data.path), as CI does before the
+    tests and `dvc repro`: the sample is rebuilt from scikit-learn's copy, byte
+    for byte; your own data is pulled from the DVC remote (`dvc pull`).
+    """
+    settings = load_settings(args.params)
+    from .pipeline.sample import get_data
+
+    print(get_data(settings.root, settings.data.path))
+    return 0
+
+
 def run_contract(args: argparse.Namespace) -> int:
     """Print a COLUMNS mapping for pipeline/schema.py that a CSV meets, generated
     from its columns and values: paste it over the old one, then review it.

@@ -8,6 +8,9 @@
   challenger only when the challenger is better by more than `registry.margin`.
   The first model becomes champion.
 
+Both refuse a model whose input columns differ from the champion's (inputs.py).
+A rerun of `promote` after a change of its settings decides again.
+
 Every decision is written to a JSON file and logged to MLflow with both scores
 and the reason, as `gate.*` tags on the challenger's model version and on its
 run. The serving API (app.py) serves the version that `champion` points to.
@@ -33,9 +36,12 @@ from ..data import load_dataset
 from ..evaluate import evaluate
 from ..tracking import start_tracking, tracking_uri
 from ..train import SKOPS_TRUSTED_TYPES
+from .inputs import check_same_inputs, input_columns
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+# The tag that rollback (monitoring/rollback.py) sets on the version it demoted.
+ROLLED_BACK = "rollback.to_version"
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,11 @@ def register(settings: Settings, run_id: str, out_file: Path) -> Candidate:
             f"MLflow run {run_id} logged {len(logged)} models, not one: run the "
             "evaluate stage again (`uv run dvc repro evaluate --force`)."
         )
-    version = mlflow.register_model(f"models:/{logged[0].model_id}", name)
+    model_uri = f"models:/{logged[0].model_id}"
+    champion = champion_version(client, name)
+    if champion is not None:
+        check_same_inputs(name, str(champion.version), input_columns(model_uri))
+    version = mlflow.register_model(model_uri, name)
     client.set_registered_model_alias(name, CHALLENGER, version.version)
     candidate = Candidate(name, str(version.version), run_id)
     write_json(asdict(candidate), out_file)
@@ -167,20 +177,24 @@ def promote(
     client = connect(settings)
     champion = champion_version(client, challenger.model_name)
     champion_number = str(champion.version) if champion is not None else None
-    if champion_number == challenger.version:
-        raise ValueError(
-            f"Version {challenger.version} is already the champion: register a "
-            "new model version first (`uv run dvc repro register --force`)."
-        )
+    if champion_number is not None:
+        columns = input_columns(f"models:/{challenger.model_name}/{challenger.version}")
+        check_same_inputs(challenger.model_name, champion_number, columns)
     rows = load_dataset(test_file, settings.data.target)
 
     def score(version: str) -> float:
+        # In the order of the version's signature: it may differ from the file's.
+        columns = input_columns(f"models:/{challenger.model_name}/{version}")
         model = load_version(challenger.model_name, version)
-        return evaluate(model, rows.features, rows.labels)[gate.metric]
+        return evaluate(model, rows.features[columns], rows.labels)[gate.metric]
 
     challenger_score = score(challenger.version)
     champion_score = score(champion_number) if champion_number is not None else None
-    promoted, reason = decide(challenger_score, champion_score, gate.margin)
+    settled = settled_reason(client, challenger, champion_number)
+    if settled is None:
+        promoted, reason = decide(challenger_score, champion_score, gate.margin)
+    else:
+        promoted, reason = False, settled
     decision = Decision(
         promoted=promoted,
         reason=reason,
@@ -191,9 +205,34 @@ def promote(
         champion_version=champion_number,
         champion_score=champion_score,
     )
-    record(client, challenger, decision)
+    # A settled challenger keeps the tags of the decision that settled it.
+    if settled is None:
+        record(client, challenger, decision)
     write_json(asdict(decision), out_file)
     return decision
+
+
+def settled_reason(
+    client: MlflowClient, challenger: Candidate, champion_number: str | None
+) -> str | None:
+    """Why the gate has nothing to decide for this challenger, or None.
+
+    A rerun of `promote` with other settings (a new margin or metric) meets a
+    challenger that an earlier run made champion; moving `champion` away from
+    it, or back to a version that `rollback` demoted, is not the gate's call.
+    """
+    if champion_number == challenger.version:
+        return (
+            f"v{challenger.version} is already the champion: the gate's settings "
+            "apply from the next challenger on"
+        )
+    version = client.get_model_version(challenger.model_name, challenger.version)
+    if ROLLED_BACK in version.tags:
+        return (
+            f"v{challenger.version} was rolled back, so the gate does not promote "
+            "it again: train a new challenger (`uv run dvc repro --force`)"
+        )
+    return None
 
 
 def record(client: MlflowClient, challenger: Candidate, decision: Decision) -> None:
