@@ -1,9 +1,10 @@
 """Train the model, evaluate it on held-out rows, and track the run in MLflow."""
 
+import json
 import logging
 import warnings
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import mlflow
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
+import skops.io
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -30,13 +33,14 @@ from .tracking import (
 # MLflow saves scikit-learn models with skops, which loads only types it trusts.
 # It trusts scikit-learn's estimators; the default pipeline also stores a
 # numpy.dtype (in SimpleImputer). A replacement model may need more types:
-# list them with skops.io.get_untrusted_types(data=skops.io.dumps(model)),
-# check each one, and add it here (see README, "Replace the model").
+# training then stops with the line to put here instead. Check each type it
+# names before you trust it (see README, "Replace the model").
 SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
 
 # What the logged model needs to load and predict, pinned to the versions it
-# was trained with. Declaring the list spares MLflow from inferring it on every
-# run, which is slow.
+# was trained with; the packages of the model's own steps (LightGBM, say) are
+# added. Declaring the list spares MLflow from inferring it on every run, which
+# is slow.
 MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
 
 
@@ -64,9 +68,31 @@ def build_model(features: pd.DataFrame, hyperparameters: dict[str, Any]) -> Pipe
     )
 
 
-def pinned_requirements() -> list[str]:
-    """MODEL_REQUIREMENTS pinned to the installed versions."""
-    return [f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS]
+def model_packages(model: Pipeline) -> list[str]:
+    """The installed packages that the model's steps come from, MODEL_REQUIREMENTS
+    first: a model from another package (LightGBM, XGBoost) needs it to load."""
+    steps = [step for _, step in model.steps] if isinstance(model, Pipeline) else []
+    modules = {type(part).__module__.partition(".")[0] for part in [model, *steps]}
+    installed = packages_distributions()
+    found = {name for module in modules for name in installed.get(module, [])}
+    return [*MODEL_REQUIREMENTS, *sorted(found - set(MODEL_REQUIREMENTS))]
+
+
+def pinned_requirements(model: Pipeline) -> list[str]:
+    """The model's packages pinned to the installed versions."""
+    return [f"{package}=={version(package)}" for package in model_packages(model)]
+
+
+def untrusted_types_error(model: Pipeline) -> ValueError:
+    """What to add to SKOPS_TRUSTED_TYPES for skops to load `model`, as the line."""
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    new = sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))
+    needed = [*SKOPS_TRUSTED_TYPES, *new]
+    return ValueError(
+        f"skops does not trust these types of the model: {', '.join(new)}. Check "
+        "that each is safe to load, then set in train.py:\n"
+        f"SKOPS_TRUSTED_TYPES = {json.dumps(needed)}"
+    )
 
 
 def model_signature(features: pd.DataFrame, predictions: np.ndarray) -> ModelSignature:
@@ -99,9 +125,15 @@ def log_model(model: Pipeline, features: pd.DataFrame) -> str:
             name="model",
             signature=model_signature(features, model.predict(features)),
             input_example=features.head(5),
-            pip_requirements=pinned_requirements(),
+            pip_requirements=pinned_requirements(model),
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
+    except MlflowException as error:
+        # MLflow checks that the saved model loads; its message names the
+        # parameter, not this project's list, nor the line that fixes it.
+        if "untrusted types" not in str(error):
+            raise
+        raise untrusted_types_error(model) from error
     finally:
         environment_logger.removeFilter(is_not_pip_notice)
     return info.model_uri
