@@ -13,7 +13,6 @@ import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import skops.io
-from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -83,16 +82,18 @@ def pinned_requirements(model: Pipeline) -> list[str]:
     return [f"{package}=={version(package)}" for package in model_packages(model)]
 
 
-def untrusted_types_error(model: Pipeline) -> ValueError:
-    """What to add to SKOPS_TRUSTED_TYPES for skops to load `model`, as the line."""
+def check_trusted(model: Pipeline) -> None:
+    """A ValueError, with the line to set in this file, if skops would refuse to
+    load `model`: found before the model is saved, not when it is loaded."""
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     new = sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))
-    needed = [*SKOPS_TRUSTED_TYPES, *new]
-    return ValueError(
-        f"skops does not trust these types of the model: {', '.join(new)}. Check "
-        "that each is safe to load, then set in train.py:\n"
-        f"SKOPS_TRUSTED_TYPES = {json.dumps(needed)}"
-    )
+    if new:
+        needed = [*SKOPS_TRUSTED_TYPES, *new]
+        raise ValueError(
+            f"skops does not trust these types of the model: {', '.join(new)}. "
+            "Check that each is safe to load, then set in train.py:\n"
+            f"SKOPS_TRUSTED_TYPES = {json.dumps(needed)}"
+        )
 
 
 def model_signature(features: pd.DataFrame, predictions: np.ndarray) -> ModelSignature:
@@ -117,6 +118,7 @@ def is_not_pip_notice(record: logging.LogRecord) -> bool:
 
 def log_model(model: Pipeline, features: pd.DataFrame) -> str:
     """Log the model with its signature and an input example; return its URI."""
+    check_trusted(model)
     environment_logger = logging.getLogger("mlflow.utils.environment")
     environment_logger.addFilter(is_not_pip_notice)
     try:
@@ -128,12 +130,6 @@ def log_model(model: Pipeline, features: pd.DataFrame) -> str:
             pip_requirements=pinned_requirements(model),
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
-    except MlflowException as error:
-        # MLflow checks that the saved model loads; its message names the
-        # parameter, not this project's list, nor the line that fixes it.
-        if "untrusted types" not in str(error):
-            raise
-        raise untrusted_types_error(model) from error
     finally:
         environment_logger.removeFilter(is_not_pip_notice)
     return info.model_uri
