@@ -98,6 +98,7 @@ TIERS = {
         "test_level_3",
         "test_level_4",
         "test_level_4_demo",
+        "test_model_swap",
         "test_readme_commands",
         "test_run",
         "test_service_faults",
