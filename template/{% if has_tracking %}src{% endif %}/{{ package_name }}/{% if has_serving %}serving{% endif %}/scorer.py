@@ -180,12 +180,12 @@ class Scorer:
             hasattr(model, "predict_proba") and self.classes is not None
         )
         self.fast, self.reason = compile_model(model, columns)
-        # OpenMP and BLAS start one thread per core by default: scoring one row
-        # of a gradient boosting model then costs thirty times what it does on
-        # one thread, and a request takes every core from the others. Found
-        # once, now that the model's libraries are loaded; limiting them per
-        # request costs microseconds, and covers the thread that scores (the
-        # OpenMP limit holds for the calling thread only).
+        # OpenMP and BLAS start one thread per core by default: one row of a
+        # gradient boosting model then takes many times what it takes on one
+        # thread, and a request takes every core from the others. The libraries
+        # are found once, now that the model has loaded them; the limit is set
+        # around each call, which costs microseconds, so that it holds in the
+        # thread that scores, whichever that is.
         self.threads = threads
         self.controller = ThreadpoolController()
         limit_jobs(model, threads)
@@ -198,18 +198,16 @@ class Scorer:
     def score(self, rows: list[list[Any]]) -> dict[str, Any]:
         """Predictions (and probabilities) for validated rows; ValueError if none."""
         # Extreme values overflow to inf or nan; the check below refuses them.
-        with (
-            np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-            self.controller.limit(limits=self.threads),
-        ):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if self.fast is not None:
                 probabilities = self.fast(np.array(rows, dtype=float))
             else:
                 # The pipeline's ColumnTransformer selects columns by name.
                 frame = pd.DataFrame(rows, columns=self.columns)
-                if not self.has_probabilities:
-                    return {"predictions": jsonable(self.model.predict(frame))}
-                probabilities = self.model.predict_proba(frame)
+                with self.controller.limit(limits=self.threads):
+                    if not self.has_probabilities:
+                        return {"predictions": jsonable(self.model.predict(frame))}
+                    probabilities = self.model.predict_proba(frame)
         if not np.isfinite(probabilities).all():
             raise ValueError("values too large for the model: it gives no probability")
         return {
