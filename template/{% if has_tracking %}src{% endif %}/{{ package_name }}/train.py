@@ -82,18 +82,26 @@ def pinned_requirements(model: Pipeline) -> list[str]:
     return [f"{package}=={version(package)}" for package in model_packages(model)]
 
 
+def untrusted_types_problem(untrusted: list[str]) -> str | None:
+    """Which of `untrusted` SKOPS_TRUSTED_TYPES lacks, and the line that adds them."""
+    new = sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))
+    if not new:
+        return None
+    needed = [*SKOPS_TRUSTED_TYPES, *new]
+    return (
+        f"skops does not trust these types of the model: {', '.join(new)}. "
+        "Check that each is safe to load, then set in train.py:\n"
+        f"SKOPS_TRUSTED_TYPES = {json.dumps(needed)}"
+    )
+
+
 def check_trusted(model: Pipeline) -> None:
     """A ValueError, with the line to set in this file, if skops would refuse to
     load `model`: found before the model is saved, not when it is loaded."""
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    new = sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))
-    if new:
-        needed = [*SKOPS_TRUSTED_TYPES, *new]
-        raise ValueError(
-            f"skops does not trust these types of the model: {', '.join(new)}. "
-            "Check that each is safe to load, then set in train.py:\n"
-            f"SKOPS_TRUSTED_TYPES = {json.dumps(needed)}"
-        )
+    problem = untrusted_types_problem(untrusted)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def model_signature(features: pd.DataFrame, predictions: np.ndarray) -> ModelSignature:
