@@ -100,6 +100,7 @@ TIERS = {
         "test_level_3",
         "test_level_4",
         "test_level_4_demo",
+        "test_model_swap",
         "test_own_data",
         "test_readme_commands",
         "test_run",

@@ -60,10 +60,11 @@ class RegistrySettings(Section):
 
 
 class ServingSettings(Section):
-    """How big one /predict request may be."""
+    """How big one /predict request may be, and how many threads score it."""
 
     max_batch_size: Count
     max_request_bytes: Count
+    threads: Count = 1
 
 
 class PredictionSettings(Section):

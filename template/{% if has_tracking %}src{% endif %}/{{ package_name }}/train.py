@@ -1,10 +1,11 @@
 """Train the model, evaluate it on held-out rows, and track the run in MLflow."""
 
+import json
 import logging
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import mlflow
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
+import skops.io
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import ColSpec, DataType, Schema
 from sklearn.linear_model import LogisticRegression
@@ -32,13 +34,14 @@ from .tracking import (
 # MLflow saves scikit-learn models with skops, which loads only types it trusts.
 # It trusts scikit-learn's estimators; the default pipeline also stores a
 # numpy.dtype (in SimpleImputer). A replacement model may need more types:
-# list them with skops.io.get_untrusted_types(data=skops.io.dumps(model)),
-# check each one, and add it here (see README, "Replace the model").
+# training then stops with the line to put here instead. Check each type it
+# names before you trust it (see README, "Replace the model").
 SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
 
 # What the logged model needs to load and predict, pinned to the versions it
-# was trained with. Declaring the list spares MLflow from inferring it on every
-# run, which is slow.
+# was trained with; the packages of the model's own steps (LightGBM, say) are
+# added. Declaring the list spares MLflow from inferring it on every run, which
+# is slow.
 MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
 
 # The signature's number types; a missing value turns any of them into a double.
@@ -69,9 +72,41 @@ def build_model(features: pd.DataFrame, hyperparameters: dict[str, Any]) -> Pipe
     )
 
 
-def pinned_requirements() -> list[str]:
-    """MODEL_REQUIREMENTS pinned to the installed versions."""
-    return [f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS]
+def model_packages(model: Pipeline) -> list[str]:
+    """The installed packages that the model's steps come from, MODEL_REQUIREMENTS
+    first: a model from another package (LightGBM, XGBoost) needs it to load."""
+    steps = [step for _, step in model.steps] if isinstance(model, Pipeline) else []
+    modules = {type(part).__module__.partition(".")[0] for part in [model, *steps]}
+    installed = packages_distributions()
+    found = {name for module in modules for name in installed.get(module, [])}
+    return [*MODEL_REQUIREMENTS, *sorted(found - set(MODEL_REQUIREMENTS))]
+
+
+def pinned_requirements(model: Pipeline) -> list[str]:
+    """The model's packages pinned to the installed versions."""
+    return [f"{package}=={version(package)}" for package in model_packages(model)]
+
+
+def untrusted_types_problem(untrusted: list[str]) -> str | None:
+    """Which of `untrusted` SKOPS_TRUSTED_TYPES lacks, and the line that adds them."""
+    new = sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))
+    if not new:
+        return None
+    needed = [*SKOPS_TRUSTED_TYPES, *new]
+    return (
+        f"skops does not trust these types of the model: {', '.join(new)}. "
+        "Check that each is safe to load, then set in train.py:\n"
+        f"SKOPS_TRUSTED_TYPES = {json.dumps(needed)}"
+    )
+
+
+def check_trusted(model: Pipeline) -> None:
+    """A ValueError, with the line to set in this file, if skops would refuse to
+    load `model`: found before the model is saved, not when it is loaded."""
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    problem = untrusted_types_problem(untrusted)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def model_signature(
@@ -117,6 +152,7 @@ def is_not_pip_notice(record: logging.LogRecord) -> bool:
 
 def log_model(model: Pipeline, features: pd.DataFrame) -> str:
     """Log the model with its signature and an input example; return its URI."""
+    check_trusted(model)
     environment_logger = logging.getLogger("mlflow.utils.environment")
     environment_logger.addFilter(is_not_pip_notice)
     try:
@@ -127,7 +163,7 @@ def log_model(model: Pipeline, features: pd.DataFrame) -> str:
                 features, model.predict(features), optional=imputed_columns(model)
             ),
             input_example=features.head(5),
-            pip_requirements=pinned_requirements(),
+            pip_requirements=pinned_requirements(model),
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
     finally:

@@ -36,7 +36,7 @@ from ..config import Settings
 from ..data import Dataset, Split, load_dataset, split_dataset
 from ..evaluate import BINARY, evaluate
 from ..tracking import git_tags, log_dataset, start_tracking
-from ..train import SKOPS_TRUSTED_TYPES, build_model, log_model
+from ..train import SKOPS_TRUSTED_TYPES, build_model, check_trusted, log_model
 from .schema import check_contract
 
 # The package this subpackage belongs to, where serving/ is, when it exists.
@@ -86,6 +86,7 @@ def train_stage(settings: Settings, train_file: Path, model_file: Path) -> Pipel
     rows = load_dataset(train_file, settings.data.target)
     model = build_model(rows.features, settings.model)
     model.fit(rows.features, rows.labels)
+    check_trusted(model)
     model_file.parent.mkdir(parents=True, exist_ok=True)
     skops.io.dump(model, model_file)
     return model

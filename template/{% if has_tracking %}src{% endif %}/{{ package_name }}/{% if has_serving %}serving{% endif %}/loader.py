@@ -123,7 +123,8 @@ class ChampionLoader:
         if version in {current, self.refused}:
             return None
         champion = load_champion(self.settings)
-        return Served(champion, self.settings.serving.max_batch_size)
+        serving = self.settings.serving
+        return Served(champion, serving.max_batch_size, serving.threads)
 
     def failed(self, error: Exception) -> None:
         """Count and report a failed load; without a model, it is why not ready."""

@@ -64,6 +64,11 @@ class Metrics:
             ["scorer", "reason"],
             registry=self.registry,
         )
+        self.threads = Gauge(
+            "model_scorer_threads",
+            "Threads the model may score one request with (serving.threads)",
+            registry=self.registry,
+        )
 
     def serving(self, served: "Served") -> None:
         """Label the model and scorer served; one series each, so a swap replaces it."""
@@ -72,6 +77,7 @@ class Metrics:
         self.model.labels(champion.name, champion.version, champion.alias).set(1)
         self.scorer.clear()
         self.scorer.labels(served.scorer.path, served.scorer.reason).set(1)
+        self.threads.set(served.scorer.threads)
 
     def gauge(self, name: str, description: str, read: Callable[[], float]) -> None:
         """A gauge read when scraped, for what a start-up hook adds to the service."""

@@ -71,12 +71,15 @@ def load_champion(settings: Settings, alias: str = CHAMPION) -> LoadedModel:
 class Served:
     """A loaded model with its request schema and its scorer, built once."""
 
-    def __init__(self, champion: LoadedModel, max_batch_size: int) -> None:
+    def __init__(
+        self, champion: LoadedModel, max_batch_size: int, threads: int = 1
+    ) -> None:
         self.champion = champion
         self.row = row_model(champion.columns)
         self.body = request_model(self.row, max_batch_size)
         self.max_batch_size = max_batch_size
-        self.scorer = Scorer(champion.model, [col.name for col in champion.columns])
+        names = [col.name for col in champion.columns]
+        self.scorer = Scorer(champion.model, names, threads)
 
     def describe(self) -> ModelDescription:
         """What /model says: the version served, and which scorer serves it."""

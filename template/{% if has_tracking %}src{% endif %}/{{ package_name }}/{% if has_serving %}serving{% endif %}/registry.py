@@ -35,7 +35,7 @@ from ..config import Settings
 from ..data import load_dataset
 from ..evaluate import evaluate
 from ..tracking import start_tracking, tracking_uri
-from ..train import SKOPS_TRUSTED_TYPES
+from ..train import SKOPS_TRUSTED_TYPES, untrusted_types_problem
 from .inputs import check_same_inputs, input_columns
 
 CHAMPION = "champion"
@@ -136,10 +136,14 @@ def load_version(name: str, version: str) -> Pipeline:
                 local / flavor["pickled_model"], trusted=SKOPS_TRUSTED_TYPES
             )
         except UntrustedTypesFoundException as error:
-            raise ValueError(
-                f"Model {name} version {version}: {error} Add them to "
-                "SKOPS_TRUSTED_TYPES in train.py if you trust them."
-            ) from error
+            # A version saved by another model (the champion, after a swap)
+            # may need types that the current list no longer holds.
+            untrusted = skops.io.get_untrusted_types(
+                file=local / flavor["pickled_model"]
+            )
+            problem = untrusted_types_problem(untrusted)
+            reason = problem or str(error)
+            raise ValueError(f"Model {name} version {version}: {reason}") from error
 
 
 def register(settings: Settings, run_id: str, out_file: Path) -> Candidate:

@@ -13,6 +13,11 @@ loads. Any other model, or any difference, keeps scikit-learn: a model you
 swap in (README, "Replace the model") is served as it is, only slower. The
 scorer says which path serves and why (`/model`, `/metrics`, the start-up log),
 so a change to features.py or train.py that turns the fast path off shows.
+
+Whatever the model, its answer goes out as JSON: numeric arrays contiguous,
+as orjson writes them, and labels of any other type (strings, say) as lists,
+so that class labels come back as the data has them. And the model scores
+with a bounded number of threads (`serving.threads`).
 """
 
 from collections.abc import Callable
@@ -26,6 +31,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import ThreadpoolController
 
 # Rows of numbers, in the columns' order -> one row of class probabilities each.
 Probabilities = Callable[[np.ndarray], np.ndarray]
@@ -138,10 +144,35 @@ def sample_rows(width: int, parts: DefaultParts) -> np.ndarray:
     return rows
 
 
+def jsonable(values: Any) -> np.ndarray | list[Any]:
+    """`values` as orjson writes them: a C-contiguous array of numbers, else a list.
+
+    orjson writes only C-contiguous NumPy arrays of numbers; LightGBM, for one,
+    returns probabilities in Fortran order, and string labels are object arrays.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind in "biuf":
+        return np.ascontiguousarray(array)
+    return array.tolist()
+
+
+def limit_jobs(model: Any, threads: int) -> None:
+    """Set every `n_jobs` setting of the model, its steps' included, to `threads`.
+
+    Models that run in joblib's workers (a random forest, say) take their
+    thread count there, not from the OpenMP and BLAS limits the scorer sets.
+    """
+    if not hasattr(model, "get_params"):
+        return
+    jobs = {name: threads for name in model.get_params() if name.endswith("n_jobs")}
+    if jobs:
+        model.set_params(**jobs)
+
+
 class Scorer:
     """Predictions, and probabilities where the model has them, for validated rows."""
 
-    def __init__(self, model: Any, columns: list[str]) -> None:
+    def __init__(self, model: Any, columns: list[str], threads: int = 1) -> None:
         self.model = model
         self.columns = columns
         self.classes = getattr(model, "classes_", None)
@@ -149,6 +180,15 @@ class Scorer:
             hasattr(model, "predict_proba") and self.classes is not None
         )
         self.fast, self.reason = compile_model(model, columns)
+        # OpenMP and BLAS start one thread per core by default: one row of a
+        # gradient boosting model then takes many times what it takes on one
+        # thread, and a request takes every core from the others. The libraries
+        # are found once, now that the model has loaded them; the limit is set
+        # around each call, which costs microseconds, so that it holds in the
+        # thread that scores, whichever that is.
+        self.threads = threads
+        self.controller = ThreadpoolController()
+        limit_jobs(model, threads)
 
     @property
     def path(self) -> str:
@@ -164,13 +204,14 @@ class Scorer:
             else:
                 # The pipeline's ColumnTransformer selects columns by name.
                 frame = pd.DataFrame(rows, columns=self.columns)
-                if not self.has_probabilities:
-                    return {"predictions": np.asarray(self.model.predict(frame))}
-                probabilities = self.model.predict_proba(frame)
+                with self.controller.limit(limits=self.threads):
+                    if not self.has_probabilities:
+                        return {"predictions": jsonable(self.model.predict(frame))}
+                    probabilities = self.model.predict_proba(frame)
         if not np.isfinite(probabilities).all():
             raise ValueError("values too large for the model: it gives no probability")
         return {
-            "predictions": self.classes[probabilities.argmax(axis=1)],
-            "classes": self.classes,
-            "probabilities": probabilities,
+            "predictions": jsonable(self.classes[probabilities.argmax(axis=1)]),
+            "classes": jsonable(self.classes),
+            "probabilities": jsonable(probabilities),
         }
