@@ -535,13 +535,16 @@ def upgrade_at_a_terminal(project: Path, keys: list[tuple[str, bytes]], *args: s
 
 def test_at_a_terminal_it_confirms_and_asks_only_the_new_question(tmp_path):
     project = new_project(tmp_path, CI_FROM - 1)
-    question = CONFIG["ci_provider"]["help"]
+    ci, orchestrator = CONFIG["ci_provider"]["help"], CONFIG["orchestrator"]["help"]
     second = PROVIDERS[1]
 
-    upgrade_at_a_terminal(project, [("(Y/n)", b"\r"), (question, b"\x1b[B\r")])
+    upgrade_at_a_terminal(
+        project, [("(Y/n)", b"\r"), (ci, b"\x1b[B\r"), (orchestrator, b"\r")]
+    )
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert (answers["level"], answers["ci_provider"]) == (CI_FROM, second)
+    assert answers["orchestrator"] == CONFIG["orchestrator"]["default"]
     assert git(project, "status", "--porcelain") == ""
 
 
